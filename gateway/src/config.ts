@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/** The gateway's environment and command line, read once. Every variable is in .env.example. */
+const env = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  SUPERGRAPH_PATH: z.string().default('schema/supergraph.graphql'),
+  /** Reload the supergraph file when it changes (default: on in development). */
+  SUPERGRAPH_WATCH: z.stringbool().optional(),
+  /** Compose at start-up from the running subgraphs listed in supergraph.yaml, instead of the file. */
+  SUPERGRAPH_FROM_SUBGRAPHS: z.stringbool().default(false),
+  /** Whole-request budget of one subgraph fetch: well under a client's usual 30 s. */
+  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  MAX_DEPTH: z.coerce.number().int().min(1).default(15),
+  MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  MAX_TOKENS: z.coerce.number().int().min(100).default(5_000),
+  MAX_COST: z.coerce.number().int().min(100).default(20_000),
+  MAX_DIRECTIVES: z.coerce.number().int().min(1).default(50),
+  /** GraphiQL and introspection (default: on in development, off in production). */
+  GRAPHIQL: z.stringbool().optional(),
+  INTROSPECTION: z.stringbool().optional(),
+  APP_VERSION: z.string().default(process.env.npm_package_version ?? '0.0.0'),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+});
+
+export interface GatewayConfig {
+  env: 'development' | 'production' | 'test';
+  logLevel: string;
+  port: number;
+  host: string;
+  supergraphPath: string;
+  watchSupergraph: boolean;
+  composeFromSubgraphs: boolean;
+  /** Routing URL overrides by subgraph name, from `SUBGRAPH_<NAME>_URL` (containers reach each other by name). */
+  subgraphUrls: Record<string, string>;
+  subgraphTimeoutMs: number;
+  maxBodyBytes: number;
+  limits: { depth: number; aliases: number; tokens: number; cost: number; directives: number };
+  graphiql: boolean;
+  introspection: boolean;
+  version: string;
+  shutdownGraceMs: number;
+}
+
+export function loadGatewayConfig(argv = process.argv.slice(2), environment = process.env): GatewayConfig {
+  const parsed = env.safeParse(environment);
+  if (!parsed.success) {
+    throw new Error(
+      `Invalid gateway environment:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+    );
+  }
+  const e = parsed.data;
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      supergraph: { type: 'string' },
+      port: { type: 'string' },
+      'from-subgraphs': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const development = e.NODE_ENV !== 'production';
+  const subgraphUrls: Record<string, string> = {};
+  for (const [key, value] of Object.entries(environment)) {
+    const match = /^SUBGRAPH_([A-Z0-9_]+)_URL$/.exec(key);
+    if (match && value) subgraphUrls[match[1]!.toLowerCase()] = z.url().parse(value);
+  }
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    port: values.port ? z.coerce.number().int().min(0).max(65535).parse(values.port) : e.GATEWAY_PORT,
+    host: e.HOST,
+    supergraphPath: values.supergraph ?? e.SUPERGRAPH_PATH,
+    watchSupergraph: e.SUPERGRAPH_WATCH ?? development,
+    composeFromSubgraphs: values['from-subgraphs'] ?? e.SUPERGRAPH_FROM_SUBGRAPHS,
+    subgraphUrls,
+    subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    limits: {
+      depth: e.MAX_DEPTH,
+      aliases: e.MAX_ALIASES,
+      tokens: e.MAX_TOKENS,
+      cost: e.MAX_COST,
+      directives: e.MAX_DIRECTIVES,
+    },
+    graphiql: e.GRAPHIQL ?? development,
+    introspection: e.INTROSPECTION ?? development,
+    version: e.APP_VERSION,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+  };
+}

@@ -1,0 +1,100 @@
+import type {
+  GraphQLDataSource,
+  GraphQLDataSourceProcessOptions,
+} from '@apollo/gateway/dist/datasources/types';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import { Pool } from 'undici';
+import type { Logger } from '../../subgraphs/common/logger';
+
+export interface GatewayRequestContext {
+  requestId: string;
+}
+
+/**
+ * Fetches from one subgraph over a keep-alive connection pool (undici), with a whole-request
+ * timeout. Whatever goes wrong (refused, reset, timeout, a non-GraphQL answer) becomes a
+ * GraphQL error that names the subgraph and never its address, so the query planner puts it
+ * on the fields of that subgraph and the rest of the response survives. Nothing is retried:
+ * a mutation must never run twice.
+ */
+export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestContext> {
+  private readonly pool: Pool;
+  private readonly path: string;
+
+  constructor(
+    readonly name: string,
+    readonly url: string,
+    private readonly options: { timeoutMs: number; logger: Logger },
+  ) {
+    const parsed = new URL(url);
+    this.path = `${parsed.pathname}${parsed.search}`;
+    this.pool = new Pool(parsed.origin, {
+      keepAliveTimeout: 30_000,
+      connections: 256,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  async process(
+    options: GraphQLDataSourceProcessOptions<GatewayRequestContext>,
+  ): Promise<GatewayGraphQLResponse> {
+    const { query, variables, operationName } = options.request;
+    const requestId = options.context?.requestId;
+    try {
+      const response = await this.pool.request({
+        path: this.path,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          ...(requestId ? { 'x-request-id': requestId } : {}),
+        },
+        body: JSON.stringify({ query, variables, operationName }),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      const text = await response.body.text();
+      const contentType = String(response.headers['content-type'] ?? '');
+      if (!contentType.includes('json')) {
+        return this.failure(`answered HTTP ${response.statusCode} without a GraphQL response`, requestId);
+      }
+      const result = JSON.parse(text) as GatewayGraphQLResponse;
+      if (result.data === undefined && !result.errors) {
+        return this.failure(`answered HTTP ${response.statusCode} without data or errors`, requestId);
+      }
+      return result;
+    } catch (error) {
+      const reason = (error as Error).name === 'TimeoutError' ? 'timed out' : 'is unreachable';
+      this.options.logger.warn({ err: error, subgraph: this.name, requestId }, `subgraph ${reason}`);
+      return this.failure(reason, requestId, false);
+    }
+  }
+
+  private failure(reason: string, requestId: string | undefined, log = true): GatewayGraphQLResponse {
+    if (log) this.options.logger.warn({ subgraph: this.name, requestId }, `subgraph ${reason}`);
+    return {
+      errors: [
+        {
+          message: `The ${this.name} service ${reason.startsWith('answered') ? 'failed' : reason}; its fields are missing.`,
+          extensions: { code: 'DOWNSTREAM_SERVICE_ERROR' },
+        } as never,
+      ],
+    };
+  }
+
+  /** GET <origin>/health/ready of the subgraph: the gateway is ready when every subgraph is. */
+  async checkReady(): Promise<void> {
+    const response = await this.pool.request({
+      path: '/health/ready',
+      method: 'GET',
+      signal: AbortSignal.timeout(2_000),
+    });
+    await response.body.dump();
+    if (response.statusCode !== 200)
+      throw new Error(`${this.name} is not ready (HTTP ${response.statusCode})`);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

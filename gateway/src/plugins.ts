@@ -1,0 +1,64 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { type GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { GatewayConfig } from './config';
+import type { SupergraphManager } from './supergraph-manager';
+
+/** Serves the manager's current supergraph and executes operations through its query planner. */
+export function useSupergraph(manager: SupergraphManager): Plugin {
+  return {
+    onPluginInit({ setSchema }) {
+      setSchema(manager.current.schema);
+      manager.onChange((supergraph) => setSchema(supergraph.schema));
+    },
+    onExecute({ args, setExecuteFn }) {
+      setExecuteFn((executionArgs) => manager.forSchema(args.schema).execute(executionArgs));
+    },
+  };
+}
+
+/** Request limits: the cheapest requests to refuse are the ones never planned. */
+export function useRequestLimits(config: GatewayConfig): Plugin[] {
+  const { limits } = config;
+  // Armor's errors carry no code; give them the one of every other invalid document.
+  const reject = {
+    onReject: [
+      (_: unknown, error: GraphQLError) =>
+        Object.assign(error.extensions, { code: 'GRAPHQL_VALIDATION_FAILED' }),
+    ],
+  };
+  const armor = EnvelopArmorPlugin({
+    maxDepth: { n: limits.depth, ignoreIntrospection: true, ...reject },
+    maxAliases: { n: limits.aliases, ...reject },
+    maxTokens: { n: limits.tokens, ...reject },
+    maxDirectives: { n: limits.directives, ...reject },
+    costLimit: { maxCost: limits.cost, ignoreIntrospection: true, ...reject },
+    // "Did you mean …?" hints reveal the schema where introspection is off.
+    blockFieldSuggestion: { enabled: !config.introspection },
+  });
+  const plugins: Plugin[] = [armor as Plugin];
+  if (!config.introspection) {
+    plugins.push({
+      onValidate({ addValidationRule }) {
+        addValidationRule(NoSchemaIntrospectionCustomRule);
+      },
+    });
+  }
+  return plugins;
+}
+
+/**
+ * A browser sends "simple" requests (GET, form posts) cross-site without a preflight; such a
+ * request must carry a header no form can set. JSON POSTs are preflighted and always pass.
+ */
+export function useCsrfPrevention(): Plugin {
+  return useCSRFPrevention({
+    requestHeaders: [
+      'x-graphql-yoga-csrf',
+      'apollo-require-preflight',
+      'x-apollo-operation-name',
+      'graphql-preflight',
+    ],
+  });
+}

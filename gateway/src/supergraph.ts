@@ -1,0 +1,142 @@
+import { operationFromDocument, type Schema, Supergraph } from '@apollo/federation-internals';
+import { buildOperationContext, executeQueryPlan, type ServiceMap } from '@apollo/gateway';
+import type { OperationContext } from '@apollo/gateway/dist/operationContext';
+import { type QueryPlan, QueryPlanner } from '@apollo/query-planner';
+import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  GraphQLError,
+  type GraphQLSchema,
+  getOperationAST,
+} from 'graphql';
+import { getVariableValues } from 'graphql/execution/values';
+import type { Logger } from '../../subgraphs/common/logger';
+import { type GatewayRequestContext, SubgraphDataSource } from './datasource';
+
+interface PlannedOperation {
+  plan: QueryPlan;
+  operationContext: OperationContext;
+}
+
+export interface SupergraphOptions {
+  logger: Logger;
+  subgraphTimeoutMs: number;
+  /** Routing URL overrides by subgraph name. */
+  subgraphUrls: Record<string, string>;
+}
+
+/**
+ * One loaded supergraph: the client-facing schema, Apollo's query planner, and a data source
+ * per subgraph. Executes an operation by planning it once per document (plans are cached on
+ * the parsed document, which Yoga's parser cache keeps stable for identical queries) and
+ * running the plan with Apollo's executor.
+ */
+export class LoadedSupergraph {
+  readonly schema: GraphQLSchema;
+  readonly dataSources: SubgraphDataSource[];
+  private readonly supergraphSchema: GraphQLSchema;
+  private readonly apiSchema: Schema;
+  private readonly planner: QueryPlanner;
+  private readonly serviceMap: ServiceMap;
+  private readonly plans = new WeakMap<DocumentNode, Map<string, PlannedOperation>>();
+
+  constructor(
+    readonly sdl: string,
+    private readonly options: SupergraphOptions,
+  ) {
+    const supergraph = Supergraph.build(sdl);
+    this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
+    this.apiSchema = supergraph.apiSchema();
+    this.schema = this.apiSchema.toGraphQLJSSchema();
+    this.planner = new QueryPlanner(supergraph);
+    this.dataSources = supergraph.subgraphsMetadata().map(
+      ({ name, url }) =>
+        new SubgraphDataSource(name, options.subgraphUrls[name] ?? url, {
+          timeoutMs: options.subgraphTimeoutMs,
+          logger: options.logger,
+        }),
+    );
+    this.serviceMap = Object.fromEntries(this.dataSources.map((source) => [source.name, source]));
+  }
+
+  async execute(args: ExecutionArgs): Promise<ExecutionResult> {
+    const operationName = args.operationName ?? undefined;
+    let planned: PlannedOperation;
+    try {
+      planned = this.plan(args.document, operationName);
+    } catch (error) {
+      if (error instanceof GraphQLError) return { errors: [error] };
+      throw error;
+    }
+    const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+    // Apollo's executor trusts its variables: coerce them first so bad ones fail here, cleanly.
+    const coerced = getVariableValues(
+      this.schema,
+      planned.operationContext.operation.variableDefinitions ?? [],
+      variables,
+    );
+    if (coerced.errors) {
+      return {
+        errors: coerced.errors.map(
+          (e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }),
+        ),
+      };
+    }
+    const context = args.contextValue as GatewayRequestContext & { logger?: Logger };
+    const requestContext = {
+      request: { query: undefined, operationName, variables },
+      document: args.document,
+      operationName: operationName ?? null,
+      context,
+      logger: this.options.logger,
+      metrics: {},
+      cache: undefined,
+      overallCachePolicy: undefined,
+    } as unknown as GatewayGraphQLRequestContext;
+    return (await executeQueryPlan(
+      planned.plan,
+      this.serviceMap,
+      requestContext,
+      planned.operationContext,
+      this.supergraphSchema,
+      this.apiSchema,
+    )) as ExecutionResult;
+  }
+
+  private plan(document: DocumentNode, operationName: string | undefined): PlannedOperation {
+    let byName = this.plans.get(document);
+    if (!byName) {
+      byName = new Map();
+      this.plans.set(document, byName);
+    }
+    const key = operationName ?? '';
+    let planned = byName.get(key);
+    if (!planned) {
+      if (!getOperationAST(document, operationName)) {
+        throw new GraphQLError(
+          operationName
+            ? `Unknown operation named "${operationName}".`
+            : 'Pass operationName to choose among several operations.',
+          { extensions: { code: 'BAD_USER_INPUT' } },
+        );
+      }
+      const operation = operationFromDocument(this.apiSchema, document, { operationName });
+      planned = {
+        plan: this.planner.buildQueryPlan(operation),
+        operationContext: buildOperationContext({
+          schema: this.schema,
+          operationDocument: document,
+          operationName,
+        }),
+      };
+      byName.set(key, planned);
+    }
+    return planned;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.dataSources.map((source) => source.close()));
+  }
+}

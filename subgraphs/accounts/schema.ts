@@ -1,0 +1,9 @@
+import { builder } from './builder';
+import './types/user';
+import './types/organization';
+import './types/create-organization';
+
+builder.queryType({ description: 'Read the graph.' });
+builder.mutationType({ description: 'Change the graph.' });
+
+export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });

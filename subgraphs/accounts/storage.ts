@@ -1,0 +1,63 @@
+import DataLoader from 'dataloader';
+import { and, asc, desc, eq, gt, inArray, lt } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import type pg from 'pg';
+import { type OrganizationRow, organizations, type UserRow, users } from '../../db/accounts/schema';
+import { newId } from '../../db/ids';
+import { byId } from '../common/loaders';
+import type { PageQuery } from '../common/pagination';
+
+/** Everything accounts reads and writes in its own database. */
+export function createAccountsStorage(pool: pg.Pool) {
+  const db = drizzle({ client: pool });
+
+  return {
+    async organizationsByIds(ids: readonly string[]): Promise<OrganizationRow[]> {
+      return db
+        .select()
+        .from(organizations)
+        .where(inArray(organizations.id, [...ids]));
+    },
+    async organizationBySlug(slug: string): Promise<OrganizationRow | undefined> {
+      const [row] = await db.select().from(organizations).where(eq(organizations.slug, slug));
+      return row;
+    },
+    async organizationsPage(page: PageQuery): Promise<OrganizationRow[]> {
+      const conditions = [
+        page.afterId ? gt(organizations.id, page.afterId) : undefined,
+        page.beforeId ? lt(organizations.id, page.beforeId) : undefined,
+      ];
+      return db
+        .select()
+        .from(organizations)
+        .where(and(...conditions))
+        .orderBy(page.descending ? desc(organizations.id) : asc(organizations.id))
+        .limit(page.limit);
+    },
+    async insertOrganization(values: { name: string; slug: string }): Promise<OrganizationRow> {
+      const [row] = await db
+        .insert(organizations)
+        .values({ id: newId('org'), ...values })
+        .returning();
+      return row!;
+    },
+    async usersByIds(ids: readonly string[]): Promise<UserRow[]> {
+      return db
+        .select()
+        .from(users)
+        .where(inArray(users.id, [...ids]));
+    },
+  };
+}
+
+export type AccountsStorage = ReturnType<typeof createAccountsStorage>;
+
+/** Per-request batching: one query per type however many entities the gateway asks for. */
+export function createAccountsLoaders(storage: AccountsStorage) {
+  return {
+    organization: new DataLoader<string, OrganizationRow | null>(async (ids) =>
+      byId(ids, await storage.organizationsByIds(ids)),
+    ),
+    user: new DataLoader<string, UserRow | null>(async (ids) => byId(ids, await storage.usersByIds(ids))),
+  };
+}

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/**
+ * The environment of a subgraph process, read once. Everything a subgraph can be told from
+ * outside is here (and in .env.example).
+ */
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Overrides the subgraph's port from the registry (one subgraph per process/container). */
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.url().optional(),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  REDIS_URL: z.url().optional(),
+  /** How long a shutdown waits for requests in flight before closing connections. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  APP_VERSION: z.string().default(process.env.npm_package_version ?? '0.0.0'),
+});
+
+export type SubgraphConfig = z.infer<typeof schema> & {
+  /** `<SUBGRAPH>_DATABASE_URL` for this subgraph, if set. */
+  subgraphDatabaseUrl: string | undefined;
+};
+
+export function loadSubgraphConfig(subgraph: string, env: NodeJS.ProcessEnv = process.env): SubgraphConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`Invalid environment for subgraph ${subgraph}:\n${problems}`);
+  }
+  const own = env[`${subgraph.toUpperCase()}_DATABASE_URL`];
+  if (own !== undefined && !z.url().safeParse(own).success) {
+    throw new Error(
+      `Invalid environment for subgraph ${subgraph}:\n  ${subgraph.toUpperCase()}_DATABASE_URL: Invalid URL`,
+    );
+  }
+  return { ...parsed.data, subgraphDatabaseUrl: own };
+}

@@ -1,0 +1,26 @@
+import type { Logger } from './logger';
+
+/**
+ * Process-level safety for a long-running server: SIGTERM/SIGINT drain and exit cleanly (a
+ * second signal exits at once), and a stray rejection or exception is logged, never a crash
+ * that would drop the requests of every other caller.
+ */
+export function runUntilSignal(logger: Logger, close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    close().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception'));
+}
