@@ -78,3 +78,14 @@ export function createPool(url: string, options: PoolOptions): pg.Pool {
   pool.on('error', options.onError);
   return pool;
 }
+
+/** Drops a database, disconnecting whoever still uses it. */
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}

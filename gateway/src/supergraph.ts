@@ -10,8 +10,9 @@ import {
   GraphQLError,
   type GraphQLSchema,
   getOperationAST,
+  getVariableValues,
 } from 'graphql';
-import { getVariableValues } from 'graphql/execution/values';
+
 import type { Logger } from '../../subgraphs/common/logger';
 import { type GatewayRequestContext, SubgraphDataSource } from './datasource';
 

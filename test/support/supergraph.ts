@@ -1,0 +1,102 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { printSubgraphSchema } from '@apollo/subgraph';
+import { createGateway, type Gateway } from '../../gateway/src/app';
+import { composeSupergraph } from '../../gateway/src/composition';
+import { loadGatewayConfig } from '../../gateway/src/config';
+import { loadSubgraphConfig } from '../../subgraphs/common/config';
+import { type RunningSubgraph, startSubgraph } from '../../subgraphs/common/server';
+import { type SubgraphName, subgraphNames, subgraphs } from '../../subgraphs/registry';
+import { createTestDatabase, type TestDatabase } from './database';
+
+export interface GraphQLResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: { data?: T | null; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[] };
+}
+
+export interface TestSupergraph {
+  /** The gateway's GraphQL endpoint. */
+  url: string;
+  gateway: Gateway;
+  subgraphs: Record<SubgraphName, RunningSubgraph>;
+  supergraphPath: string;
+  /** POSTs an operation to the gateway as a JSON client would. */
+  query<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResponse<T>>;
+  close(): Promise<void>;
+}
+
+export async function postGraphQL<T>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<T>['body'] };
+}
+
+/**
+ * The real supergraph, in this process: every subgraph on its own database (fresh, from the
+ * template) and a free port, composed in-process from their schemas with their real URLs, and
+ * the gateway on a free port in front, all over real HTTP.
+ */
+export async function startTestSupergraph(gatewayEnv: Record<string, string> = {}): Promise<TestSupergraph> {
+  const databases: TestDatabase[] = [];
+  const running = {} as Record<SubgraphName, RunningSubgraph>;
+  for (const name of subgraphNames) {
+    const database = await createTestDatabase(name);
+    databases.push(database);
+    const config = loadSubgraphConfig(name, {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      HOST: '127.0.0.1',
+      [`${name.toUpperCase()}_DATABASE_URL`]: database.url,
+    });
+    running[name] = await startSubgraph(await subgraphs[name].load(), config, 0);
+  }
+
+  const sdls = await Promise.all(
+    subgraphNames.map(async (name) => ({
+      name,
+      url: running[name].url,
+      sdl: printSubgraphSchema((await subgraphs[name].load()).schema),
+    })),
+  );
+  const supergraphPath = join(mkdtempSync(join(tmpdir(), 'construct-')), 'supergraph.graphql');
+  writeFileSync(supergraphPath, composeSupergraph(sdls));
+
+  const gateway = await createGateway(
+    loadGatewayConfig(['--supergraph', supergraphPath], {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      HOST: '127.0.0.1',
+      SUPERGRAPH_WATCH: 'false',
+      ...gatewayEnv,
+    }),
+  );
+  const port = await gateway.listen(0);
+  const url = `http://127.0.0.1:${port}/graphql`;
+
+  return {
+    url,
+    gateway,
+    subgraphs: running,
+    supergraphPath,
+    query: (query, variables, headers) => postGraphQL(url, query, variables, headers),
+    async close() {
+      await gateway.close();
+      await Promise.all(Object.values(running).map((subgraph) => subgraph.close()));
+      await Promise.all(databases.map((database) => database.drop()));
+    },
+  };
+}
