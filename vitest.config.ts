@@ -10,6 +10,7 @@ export default defineConfig({
     include: ['**/*.test.ts'],
     exclude: ['node_modules/**', 'bench/**', '.data/**'],
     globalSetup: ['test/support/global-setup.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
     // Each file gets its own databases and ports, so files run in parallel; tests start real
     // servers, so they get real-world timeouts.
     testTimeout: 30_000,

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { readEnvironment } from '../../subgraphs/common/config';
 
 /** The gateway's environment and command line, read once. Every variable is in .env.example. */
 const env = z.object({
@@ -50,7 +51,8 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
 }
 
-export function loadGatewayConfig(argv = process.argv.slice(2), environment = process.env): GatewayConfig {
+export function loadGatewayConfig(argv = process.argv.slice(2), given = process.env): GatewayConfig {
+  const environment = readEnvironment(given);
   const parsed = env.safeParse(environment);
   if (!parsed.success) {
     throw new Error(

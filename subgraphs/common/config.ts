@@ -1,4 +1,19 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
+
+let dotEnvLoaded = false;
+
+/**
+ * The process environment, with a `.env` file of the working directory loaded under it (the
+ * environment wins) and empty values treated as unset, so a copied .env.example is harmless.
+ */
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (env === process.env && !dotEnvLoaded) {
+    dotEnvLoaded = true;
+    if (existsSync('.env')) process.loadEnvFile('.env');
+  }
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+}
 
 /**
  * The environment of a subgraph process, read once. Everything a subgraph can be told from
@@ -23,7 +38,11 @@ export type SubgraphConfig = z.infer<typeof schema> & {
   subgraphDatabaseUrl: string | undefined;
 };
 
-export function loadSubgraphConfig(subgraph: string, env: NodeJS.ProcessEnv = process.env): SubgraphConfig {
+export function loadSubgraphConfig(
+  subgraph: string,
+  environment: NodeJS.ProcessEnv = process.env,
+): SubgraphConfig {
+  const env = readEnvironment(environment);
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');

@@ -1,0 +1,23 @@
+# One image for every Construct process; the command picks which one runs:
+#   gateway:     node --import tsx gateway/src/main.ts
+#   a subgraph:  node --import tsx scripts/start-subgraph.ts <name>
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    APOLLO_TELEMETRY_DISABLED=true \
+    HOST=0.0.0.0
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json tsconfig.json supergraph.yaml ./
+COPY db ./db
+COPY subgraphs ./subgraphs
+COPY gateway ./gateway
+COPY scripts ./scripts
+COPY schema ./schema
+USER node
+EXPOSE 4000
+CMD ["node", "--import", "tsx", "gateway/src/main.ts"]
