@@ -8,7 +8,9 @@ beforeAll(async () => {
 afterAll(() => sut?.close());
 
 async function createOrganization(name: string, slug: string) {
-  const { body } = await sut.query<{ createOrganization: { organization: { id: string } | null; userErrors: unknown[] } }>(
+  const { body } = await sut.query<{
+    createOrganization: { organization: { id: string } | null; userErrors: unknown[] };
+  }>(
     'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } userErrors { field message code } } }',
     { input: { name, slug } },
   );
@@ -52,8 +54,11 @@ describe('a query that crosses subgraphs, through the gateway', () => {
 
   it('pages through a connection with cursors, forwards and backwards', async () => {
     const orgId = (await createOrganization('Paged', 'paged')).organization!.id;
-    for (let i = 1; i <= 5; i++) expect((await createProject(orgId, `P${i}`, `proj-${i}`)).userErrors).toEqual([]);
-    type Page = { organization: { projects: { edges: { node: { name: string } }[]; pageInfo: Record<string, unknown> } } };
+    for (let i = 1; i <= 5; i++)
+      expect((await createProject(orgId, `P${i}`, `proj-${i}`)).userErrors).toEqual([]);
+    type Page = {
+      organization: { projects: { edges: { node: { name: string } }[]; pageInfo: Record<string, unknown> } };
+    };
     const page = async (args: string) =>
       (
         await sut.query<Page>(
@@ -76,12 +81,16 @@ describe('a query that crosses subgraphs, through the gateway', () => {
 
   it('refuses a page larger than 100 and a cursor it never gave out, naming the argument', async () => {
     await createOrganization('Bounded', 'bounded');
-    const tooMany = await sut.query('{ organization(slug: "bounded") { projects(first: 101) { edges { cursor } } } }');
+    const tooMany = await sut.query(
+      '{ organization(slug: "bounded") { projects(first: 101) { edges { cursor } } } }',
+    );
     expect(tooMany.body.errors?.[0]).toMatchObject({
       message: expect.stringContaining('`first`'),
       extensions: { code: 'BAD_USER_INPUT' },
     });
-    const forged = await sut.query('{ organization(slug: "bounded") { projects(after: "bm90LWEtY3Vyc29y") { edges { cursor } } } }');
+    const forged = await sut.query(
+      '{ organization(slug: "bounded") { projects(after: "bm90LWEtY3Vyc29y") { edges { cursor } } } }',
+    );
     expect(forged.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
@@ -95,7 +104,9 @@ describe('a query that crosses subgraphs, through the gateway', () => {
 
     await createOrganization('Taken', 'taken');
     const taken = await createOrganization('Taken again', 'TAKEN');
-    expect(taken.userErrors).toEqual([{ field: ['input', 'slug'], message: 'This slug is taken.', code: 'TAKEN' }]);
+    expect(taken.userErrors).toEqual([
+      { field: ['input', 'slug'], message: 'This slug is taken.', code: 'TAKEN' },
+    ]);
 
     const orgId = (await createOrganization('Dup', 'dup')).organization!.id;
     await createProject(orgId, 'One', 'one');

@@ -24,7 +24,9 @@ declare module 'vitest' {
  * Templates are named after a hash of their migrations, so a changed migration makes a new one.
  */
 export default async function setup(project: TestProject) {
-  const embedded = process.env.TEST_DATABASE_URL ? undefined : await startEmbeddedPostgres(resolve('.data/test-postgres'));
+  const embedded = process.env.TEST_DATABASE_URL
+    ? undefined
+    : await startEmbeddedPostgres(resolve('.data/test-postgres'));
   const serverUrl = process.env.TEST_DATABASE_URL ?? embedded!.url;
 
   const templates: Record<string, string> = {};
@@ -54,7 +56,9 @@ async function buildTemplate(serverUrl: string, name: string, migrationsFolder: 
     await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(building)}`);
     await ensureDatabase(serverUrl, building);
     await migrateDatabase(withDatabase(serverUrl, building), migrationsFolder);
-    await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(building)} RENAME TO ${pg.escapeIdentifier(name)}`);
+    await admin.query(
+      `ALTER DATABASE ${pg.escapeIdentifier(building)} RENAME TO ${pg.escapeIdentifier(name)}`,
+    );
   } finally {
     await admin.end();
   }
@@ -63,7 +67,9 @@ async function buildTemplate(serverUrl: string, name: string, migrationsFolder: 
 function hashFolder(folder: string): string {
   const hash = createHash('sha256');
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
       else hash.update(entry.name).update(readFileSync(path));
