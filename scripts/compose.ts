@@ -2,15 +2,24 @@
  * `npm run compose`: prints every subgraph's SDL from its code into schema/<name>.graphql (the
  * files supergraph.yaml lists) and composes them into schema/supergraph.graphql.
  * `npm run compose:check`: the same in memory; fails if any checked-in file is stale.
+ * `--root <dir>` reads supergraph.yaml and writes schema/ under another folder than the repository.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { CompositionError, composeSupergraph, readSupergraphConfig } from '../gateway/src/composition';
 import { isSubgraphName, subgraphs } from '../subgraphs/registry';
 
-const check = process.argv.includes('--check');
-const root = resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    check: { type: 'boolean', default: false },
+    /** Where supergraph.yaml and schema/ are (default: the repository); subgraph code is the repository's. */
+    root: { type: 'string' },
+  },
+});
+const check = args.check;
+const root = args.root ? resolve(args.root) : resolve(import.meta.dirname, '..');
 const listed = readSupergraphConfig(resolve(root, 'supergraph.yaml'));
 const outputs = new Map<string, string>();
 

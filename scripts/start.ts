@@ -11,7 +11,11 @@ import { loadSubgraphConfig } from '../subgraphs/common/config';
 import { subgraphNames, subgraphs } from '../subgraphs/registry';
 
 const config = loadSubgraphConfig('supervisor');
-const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: config.NODE_ENV, APOLLO_TELEMETRY_DISABLED: 'true' };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  NODE_ENV: config.NODE_ENV,
+  APOLLO_TELEMETRY_DISABLED: 'true',
+};
 const pretty = process.stdout.isTTY;
 let stopping = false;
 
@@ -67,7 +71,14 @@ async function waitReady(url: string, name: string, timeoutMs = 60_000) {
   throw new Error(`${name} did not become ready within ${timeoutMs / 1000}s (${url})`);
 }
 
-const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 
 /** JSON log lines as they are for machines; short and readable in a terminal. */
 function printLine(name: string, line: string) {

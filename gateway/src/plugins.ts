@@ -21,11 +21,15 @@ export function useSupergraph(manager: SupergraphManager): Plugin {
 /** Request limits: the cheapest requests to refuse are the ones never planned. */
 export function useRequestLimits(config: GatewayConfig): Plugin[] {
   const { limits } = config;
-  // Armor's errors carry no code; give them the one of every other invalid document.
+  // Armor's errors carry no code; give them the one of every other invalid document, and its
+  // HTTP status (400 for application/graphql-response+json; `spec` keeps 200 for application/json).
   const reject = {
     onReject: [
       (_: unknown, error: GraphQLError) =>
-        Object.assign(error.extensions, { code: 'GRAPHQL_VALIDATION_FAILED' }),
+        Object.assign(error.extensions, {
+          code: 'GRAPHQL_VALIDATION_FAILED',
+          http: { spec: true, status: 400 },
+        }),
     ],
   };
   const armor = EnvelopArmorPlugin({

@@ -1,5 +1,6 @@
 import { watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../../subgraphs/common/logger';
 import { composeSupergraph } from './composition';
@@ -82,7 +83,10 @@ export class SupergraphManager {
   private watchFile(path: string) {
     let timer: NodeJS.Timeout | undefined;
     // Editors and `npm run compose` write in several steps: wait for the writes to settle.
-    const watcher = watch(path, () => {
+    // The folder, not the file: an atomic save or a Kubernetes volume update replaces the file
+    // (a rename), and a watch on the file itself stays on the old one, deaf to later changes.
+    // A reload that finds the same SDL changes nothing.
+    const watcher = watch(dirname(path), () => {
       clearTimeout(timer);
       timer = setTimeout(() => void this.reload(), 150);
     });

@@ -79,9 +79,15 @@ export class LoadedSupergraph {
       variables,
     );
     if (coerced.errors) {
+      // A request error, like a validation failure: 400 for application/graphql-response+json
+      // (`spec` keeps 200 for application/json), as the GraphQL over HTTP spec asks.
       return {
         errors: coerced.errors.map(
-          (e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }),
+          (e) =>
+            new GraphQLError(e.message, {
+              nodes: e.nodes,
+              extensions: { code: 'BAD_USER_INPUT', http: { spec: true, status: 400 } },
+            }),
         ),
       };
     }

@@ -127,6 +127,9 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
         { method: req.method ?? 'GET', route, status: String(res.statusCode) },
         (performance.now() - started) / 1000,
       );
+      // A keep-alive connection whose last request ends during a drain is idle now: close it,
+      // or it holds the shutdown open until the grace period runs out.
+      if (draining) setImmediate(() => server.closeIdleConnections());
     });
     try {
       if (await operational(req, res, path)) return;

@@ -57,6 +57,11 @@ export function createGraphQLHandler<TContext extends object>(
       warn: (...args) => log.warn(args),
       error: (...args) => log.error(args),
     },
-    plugins: [usePrometheus({ registry: options.registry, endpoint: false }), ...(options.plugins ?? [])],
+    plugins: [
+      // No `url` label: a GET's URL carries the query and its variables (unbounded series, and
+      // whatever the variables hold would end up in the metrics).
+      usePrometheus({ registry: options.registry, endpoint: false, labels: { url: false } }),
+      ...(options.plugins ?? []),
+    ],
   });
 }
