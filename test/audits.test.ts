@@ -1,5 +1,6 @@
 import { type AuditResult, serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayHeaders } from './support/credentials';
 import { startTestSupergraph, type TestSupergraph } from './support/supergraph';
 
 /**
@@ -24,14 +25,26 @@ function failure(result: AuditResult) {
   return result.status === 'ok' ? undefined : { status: result.status, reason: result.reason };
 }
 
+/** A fetch that adds headers to whatever the audit sends. */
+const fetchWith =
+  (headers: () => Promise<Record<string, string>>) =>
+  async (input: RequestInfo, init: RequestInit = {}) =>
+    fetch(input, { ...init, headers: { ...(init.headers as object), ...(await headers()) } });
+
 const targets = [
-  { name: 'the gateway', url: () => sut.url, csrfPrevention: true },
-  { name: 'the accounts subgraph, directly', url: () => sut.subgraphs.accounts.url, csrfPrevention: false },
+  { name: 'the gateway', url: () => sut.url, csrfPrevention: true, fetchFn: fetch },
+  {
+    // A subgraph answers the gateway only: the audits speak to it as the gateway does.
+    name: 'the accounts subgraph, directly, with a gateway credential',
+    url: () => sut.subgraphs.accounts.url,
+    csrfPrevention: false,
+    fetchFn: fetchWith(() => gatewayHeaders('accounts')),
+  },
 ];
 
 for (const target of targets) {
   describe(`GraphQL over HTTP audits against ${target.name}`, () => {
-    for (const audit of serverAudits({ url: target.url })) {
+    for (const audit of serverAudits({ url: target.url, fetchFn: target.fetchFn })) {
       if (target.csrfPrevention && REFUSED_BY_CSRF_PREVENTION.has(audit.id)) {
         it(`${audit.id} ${audit.name}: refused without a preflight header (CSRF), passes with one`, async () => {
           const plain = await audit.fn();
@@ -42,11 +55,7 @@ for (const target of targets) {
 
           const withPreflight = serverAudits({
             url: target.url,
-            fetchFn: (input: RequestInfo, init: RequestInit = {}) =>
-              fetch(input, {
-                ...init,
-                headers: { ...(init.headers as object), 'apollo-require-preflight': '1' },
-              }),
+            fetchFn: fetchWith(async () => ({ 'apollo-require-preflight': '1' })),
           }).find((candidate) => candidate.id === audit.id)!;
           expect(failure(await withPreflight.fn())).toBeUndefined();
         });

@@ -1,10 +1,15 @@
 import { resolve } from 'node:path';
 import { Registry } from 'prom-client';
+import { CredentialMinter } from '../../subgraphs/common/credential';
 import { createServiceServer, type ServiceServer } from '../../subgraphs/common/http-server';
+import { importKeyPair, loadOrCreateKeyPair } from '../../subgraphs/common/keys';
 import { createLogger, type Logger } from '../../subgraphs/common/logger';
+import { createEventBus } from '../../subgraphs/common/pubsub';
 import { createGraphQLHandler } from '../../subgraphs/common/yoga';
+import { Authenticator } from './auth';
 import { readSupergraphConfig } from './composition';
 import type { GatewayConfig } from './config';
+import type { GatewayRequestContext } from './datasource';
 import { useCsrfPrevention, useRequestLimits, useSupergraph } from './plugins';
 import { SupergraphManager, type SupergraphSource } from './supergraph-manager';
 
@@ -17,26 +22,42 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** The edge of the supergraph: one schema, limits, masking, and the operational endpoints. */
+/** The edge of the supergraph: authentication, one schema, limits, masking, operational endpoints. */
 export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const logger = createLogger('gateway', config.logLevel);
+  const signingKey = config.gatewayPrivateKey
+    ? await importKeyPair(config.gatewayPrivateKey)
+    : await loadOrCreateKeyPair(config.keysDir, 'gateway');
+  const credentials = new CredentialMinter(signingKey);
+  const events = createEventBus(config.redisUrl);
+
   const source: SupergraphSource = config.composeFromSubgraphs
     ? { kind: 'subgraphs', subgraphs: readSupergraphConfig(resolve('supergraph.yaml')) }
     : { kind: 'file', path: resolve(config.supergraphPath), watch: config.watchSupergraph };
   const manager = new SupergraphManager(source, {
     logger,
+    credentials,
     subgraphTimeoutMs: config.subgraphTimeoutMs,
     subgraphUrls: config.subgraphUrls,
   });
   await manager.start();
+  const authenticator = new Authenticator(
+    config,
+    () => manager.current.dataSources.find((s) => s.name === 'accounts'),
+    events,
+    logger,
+  );
 
   const registry = new Registry();
-  const yoga = createGraphQLHandler({
+  const yoga = createGraphQLHandler<GatewayRequestContext>({
     schema: manager.current.schema,
     logger,
     registry,
     graphiql: config.graphiql && { title: 'Construct', shouldPersistHeaders: false },
-    context: (request) => ({ requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(), logger }),
+    context: async (request, req) => ({
+      requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(),
+      caller: await authenticator.authenticate(request, req),
+    }),
     plugins: [useCsrfPrevention(), ...useRequestLimits(config), useSupergraph(manager)],
   });
   const service = createServiceServer({
@@ -47,10 +68,19 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     handler: yoga,
     maxBodyBytes: config.maxBodyBytes,
     shutdownGraceMs: config.shutdownGraceMs,
-    readiness: () =>
-      manager.current.dataSources.map((source) => ({ name: source.name, check: () => source.checkReady() })),
+    readiness: () => [
+      ...manager.current.dataSources.map((source) => ({
+        name: source.name,
+        check: () => source.checkReady(),
+      })),
+      ...(config.redisUrl ? [{ name: 'redis', check: () => events.check() }] : []),
+    ],
   });
-  service.onClose(() => manager.close());
+  service.onClose(async () => {
+    authenticator.close();
+    await manager.close();
+    await events.close();
+  });
 
   return {
     service,

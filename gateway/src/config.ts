@@ -30,6 +30,18 @@ const env = z.object({
   INTROSPECTION: z.stringbool().optional(),
   APP_VERSION: z.string().default(process.env.npm_package_version ?? '0.0.0'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** The gateway's Ed25519 private key (JWK) that signs the credentials subgraphs trust. */
+  GATEWAY_PRIVATE_KEY: z.string().optional(),
+  KEYS_DIR: z.string().default('.data/keys'),
+  /** Accounts' JWKS (default: /.well-known/jwks.json at the accounts subgraph's origin). */
+  JWKS_URL: z.url().optional(),
+  ACCESS_TOKEN_ISSUER: z.string().default('construct-accounts'),
+  ACCESS_TOKEN_AUDIENCE: z.string().default('construct'),
+  /** How long a user's memberships and session state are trusted before asking accounts again. */
+  CALLER_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Take the client address from X-Forwarded-For (behind a load balancer you run). */
+  TRUST_PROXY: z.stringbool().default(false),
+  REDIS_URL: z.url().optional(),
 });
 
 export interface GatewayConfig {
@@ -49,6 +61,13 @@ export interface GatewayConfig {
   introspection: boolean;
   version: string;
   shutdownGraceMs: number;
+  gatewayPrivateKey: string | undefined;
+  keysDir: string;
+  jwksUrl: string | undefined;
+  accessToken: { issuer: string; audience: string };
+  callerCacheMs: number;
+  trustProxy: boolean;
+  redisUrl: string | undefined;
 }
 
 export function loadGatewayConfig(argv = process.argv.slice(2), given = process.env): GatewayConfig {
@@ -70,6 +89,9 @@ export function loadGatewayConfig(argv = process.argv.slice(2), given = process.
     strict: true,
   });
   const development = e.NODE_ENV !== 'production';
+  if (!development && !e.GATEWAY_PRIVATE_KEY) {
+    throw new Error('Invalid gateway environment:\n  GATEWAY_PRIVATE_KEY: required in production');
+  }
   const subgraphUrls: Record<string, string> = {};
   for (const [key, value] of Object.entries(environment)) {
     const match = /^SUBGRAPH_([A-Z0-9_]+)_URL$/.exec(key);
@@ -97,5 +119,12 @@ export function loadGatewayConfig(argv = process.argv.slice(2), given = process.
     introspection: e.INTROSPECTION ?? development,
     version: e.APP_VERSION,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    gatewayPrivateKey: e.GATEWAY_PRIVATE_KEY,
+    keysDir: e.KEYS_DIR,
+    jwksUrl: e.JWKS_URL,
+    accessToken: { issuer: e.ACCESS_TOKEN_ISSUER, audience: e.ACCESS_TOKEN_AUDIENCE },
+    callerCacheMs: e.CALLER_CACHE_MS,
+    trustProxy: e.TRUST_PROXY,
+    redisUrl: e.REDIS_URL,
   };
 }

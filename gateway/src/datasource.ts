@@ -4,10 +4,13 @@ import type {
 } from '@apollo/gateway/dist/datasources/types';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { Pool } from 'undici';
+import type { Caller } from '../../subgraphs/common/caller';
+import { CREDENTIAL_HEADER, type CredentialMinter } from '../../subgraphs/common/credential';
 import type { Logger } from '../../subgraphs/common/logger';
 
 export interface GatewayRequestContext {
   requestId: string;
+  caller: Caller;
 }
 
 /**
@@ -24,7 +27,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
   constructor(
     readonly name: string,
     readonly url: string,
-    private readonly options: { timeoutMs: number; logger: Logger },
+    private readonly options: { timeoutMs: number; logger: Logger; credentials: CredentialMinter },
   ) {
     const parsed = new URL(url);
     this.path = `${parsed.pathname}${parsed.search}`;
@@ -42,6 +45,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
     const { query, variables, operationName } = options.request;
     const requestId = options.context?.requestId;
     try {
+      // Every fetch carries the caller, signed for this subgraph only.
+      const credential = await this.options.credentials.mint(options.context.caller, this.name);
       const response = await this.pool.request({
         path: this.path,
         method: 'POST',
@@ -49,6 +54,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
           ...(requestId ? { 'x-request-id': requestId } : {}),
+          [CREDENTIAL_HEADER]: credential,
         },
         body: JSON.stringify({ query, variables, operationName }),
         signal: AbortSignal.timeout(this.options.timeoutMs),

@@ -2,6 +2,8 @@ import { watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { GraphQLSchema } from 'graphql';
+import { ANONYMOUS } from '../../subgraphs/common/caller';
+import { CREDENTIAL_HEADER } from '../../subgraphs/common/credential';
 import type { Logger } from '../../subgraphs/common/logger';
 import { composeSupergraph } from './composition';
 import { LoadedSupergraph, type SupergraphOptions } from './supergraph';
@@ -75,7 +77,11 @@ export class SupergraphManager {
   private async read(): Promise<string> {
     if (this.source.kind === 'file') return readFile(this.source.path, 'utf8');
     const sdls = await Promise.all(
-      this.source.subgraphs.map(async ({ name, url }) => ({ name, url, sdl: await fetchSubgraphSdl(url) })),
+      this.source.subgraphs.map(async ({ name, url }) => ({
+        name,
+        url,
+        sdl: await fetchSubgraphSdl(url, await this.options.credentials.mint(ANONYMOUS, name)),
+      })),
     );
     return composeSupergraph(sdls);
   }
@@ -100,10 +106,10 @@ export class SupergraphManager {
   }
 }
 
-async function fetchSubgraphSdl(url: string): Promise<string> {
+async function fetchSubgraphSdl(url: string, credential: string): Promise<string> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', [CREDENTIAL_HEADER]: credential },
     body: JSON.stringify({ query: '{ _service { sdl } }' }),
     signal: AbortSignal.timeout(5_000),
   });

@@ -13,6 +13,7 @@ import {
   getVariableValues,
 } from 'graphql';
 
+import type { CredentialMinter } from '../../subgraphs/common/credential';
 import type { Logger } from '../../subgraphs/common/logger';
 import { type GatewayRequestContext, SubgraphDataSource } from './datasource';
 
@@ -23,6 +24,7 @@ interface PlannedOperation {
 
 export interface SupergraphOptions {
   logger: Logger;
+  credentials: CredentialMinter;
   subgraphTimeoutMs: number;
   /** Routing URL overrides by subgraph name. */
   subgraphUrls: Record<string, string>;
@@ -57,6 +59,7 @@ export class LoadedSupergraph {
         new SubgraphDataSource(name, options.subgraphUrls[name] ?? url, {
           timeoutMs: options.subgraphTimeoutMs,
           logger: options.logger,
+          credentials: options.credentials,
         }),
     );
     this.serviceMap = Object.fromEntries(this.dataSources.map((source) => [source.name, source]));

@@ -1,15 +1,46 @@
 import { fileURLToPath } from 'node:url';
 import type { SubgraphDefinition } from '../common/definition';
+import { createEncryptor } from '../common/encryption';
+import { importKeyPair, loadOrCreateKeyPair, loadOrCreateSecret } from '../common/keys';
+import { createAccessTokens } from './auth/access-tokens';
+import { loadAccountsConfig } from './config';
+import { DevMailbox, type Mailer } from './mail/mailer';
 import { schema } from './schema';
 import { createAccountsLoaders, createAccountsStorage } from './storage';
 
-/** Users, organizations and memberships. */
+/** Users, sessions, organizations, memberships and invitations. */
 export const accounts: SubgraphDefinition = {
   name: 'accounts',
   schema,
   migrationsFolder: fileURLToPath(new URL('../../db/accounts/migrations', import.meta.url)),
-  setup({ pool }) {
+  async setup({ pool, config, logger }) {
+    const settings = loadAccountsConfig(config.env, config.NODE_ENV === 'production');
+    const signingKey = settings.ACCESS_TOKEN_PRIVATE_KEY
+      ? await importKeyPair(settings.ACCESS_TOKEN_PRIVATE_KEY)
+      : await loadOrCreateKeyPair(config.KEYS_DIR, 'access-token');
+    const encryptor = createEncryptor(
+      settings.ACCOUNTS_ENCRYPTION_KEY
+        ? Buffer.from(settings.ACCOUNTS_ENCRYPTION_KEY, 'base64')
+        : loadOrCreateSecret(config.KEYS_DIR, 'accounts-encryption'),
+    );
+    const accessTokens = createAccessTokens(signingKey, settings);
     const storage = createAccountsStorage(pool);
-    return { context: (base) => ({ ...base, storage, loaders: createAccountsLoaders(storage) }) };
+    const mailbox = config.NODE_ENV === 'production' ? undefined : new DevMailbox(logger);
+    const mailer: Mailer | undefined = mailbox;
+    return {
+      context: (base) => ({
+        ...base,
+        settings,
+        storage,
+        accessTokens,
+        encryptor,
+        mailer,
+        loaders: createAccountsLoaders(storage),
+      }),
+      routes: {
+        '/.well-known/jwks.json': accessTokens.jwksRoute,
+        ...(mailbox ? { '/dev/mailbox': mailbox.route } : {}),
+      },
+    };
   },
 };

@@ -1,7 +1,10 @@
 import { builder } from './builder';
 import './types/user';
+import './types/caller-access';
 import './types/organization';
 import './types/create-organization';
+import './identity/index';
+import './teams/index';
 
 builder.queryType({ description: 'Read the graph.' });
 builder.mutationType({ description: 'Change the graph.' });

@@ -1,8 +1,16 @@
 import DataLoader from 'dataloader';
-import { and, asc, desc, eq, gt, inArray, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
-import { type OrganizationRow, organizations, type UserRow, users } from '../../db/accounts/schema';
+import {
+  type MembershipRow,
+  memberships,
+  type OrganizationRow,
+  organizations,
+  sessions,
+  type UserRow,
+  users,
+} from '../../db/accounts/schema';
 import { newId } from '../../db/ids';
 import { byId } from '../common/loaders';
 import type { PageQuery } from '../common/pagination';
@@ -40,6 +48,24 @@ export function createAccountsStorage(pool: pg.Pool) {
         .values({ id: newId('org'), ...values })
         .returning();
       return row!;
+    },
+    /** Whether the session stands: the user's own, not revoked, not past its absolute end. */
+    async sessionIsActive(userId: string, sessionId: string): Promise<boolean> {
+      const [row] = await db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(
+          and(
+            eq(sessions.id, sessionId),
+            eq(sessions.userId, userId),
+            isNull(sessions.revokedAt),
+            gt(sessions.expiresAt, new Date()),
+          ),
+        );
+      return row !== undefined;
+    },
+    async membershipsOfUser(userId: string): Promise<MembershipRow[]> {
+      return db.select().from(memberships).where(eq(memberships.userId, userId));
     },
     async usersByIds(ids: readonly string[]): Promise<UserRow[]> {
       return db

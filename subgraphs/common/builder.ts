@@ -6,7 +6,9 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver } from 'graphql-scalars';
+import { type Caller, hasRole, isMember, type Role } from './caller';
 import type { BaseContext } from './context';
+import { graphqlError } from './errors';
 
 /** The schema types every subgraph shares; `TContext` is the subgraph's own context. */
 export interface SubgraphSchemaTypes<TContext extends BaseContext> {
@@ -16,12 +18,23 @@ export interface SubgraphSchemaTypes<TContext extends BaseContext> {
     ID: { Input: string; Output: string };
   };
   AuthScopes: {
-    /** Placeholder until the trust boundary lands: every caller passes. */
-    public: boolean;
+    /** A signed-in user. */
+    authenticated: boolean;
+    /** A member of this organization (any role). */
+    member: string;
+    /** A member of this organization with at least this role. */
+    role: { organizationId: string; atLeast: Exclude<Role, 'BILLING'> };
   };
   DefaultFieldNullability: false;
   DefaultEdgesNullability: { list: false; items: false };
   DefaultNodeNullability: false;
+}
+
+/** UNAUTHENTICATED for an anonymous caller (signing in may help), FORBIDDEN otherwise. */
+export function refusal(caller: Caller, message = 'You are not allowed to do this.') {
+  return caller.kind === 'anonymous'
+    ? graphqlError('UNAUTHENTICATED', 'Sign in to do this.')
+    : graphqlError('FORBIDDEN', message);
 }
 
 /**
@@ -44,7 +57,13 @@ export function createBuilder<TContext extends BaseContext>() {
     // outage of one subgraph degrades only its own fields.
     defaultFieldNullability: false,
     scopeAuth: {
-      authScopes: () => ({ public: true }),
+      // Scopes are checked against the caller the gateway vouched for: no lookup per field.
+      authScopes: ({ caller }) => ({
+        authenticated: caller.kind === 'user',
+        member: (organizationId) => isMember(caller, organizationId),
+        role: ({ organizationId, atLeast }) => hasRole(caller, organizationId, atLeast),
+      }),
+      unauthorizedError: (_parent, { caller }, _info, result) => refusal(caller, result.message),
     },
     relay: {
       cursorType: 'String',

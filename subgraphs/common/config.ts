@@ -31,11 +31,17 @@ const schema = z.object({
   /** How long a shutdown waits for requests in flight before closing connections. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   APP_VERSION: z.string().default(process.env.npm_package_version ?? '0.0.0'),
+  /** The gateway's public key (an Ed25519 JWK): only credentials it signed are accepted. */
+  GATEWAY_PUBLIC_KEY: z.string().optional(),
+  /** Where development keys are made and kept when none is given. */
+  KEYS_DIR: z.string().default('.data/keys'),
 });
 
 export type SubgraphConfig = z.infer<typeof schema> & {
   /** `<SUBGRAPH>_DATABASE_URL` for this subgraph, if set. */
   subgraphDatabaseUrl: string | undefined;
+  /** The whole environment, for the subgraph's own settings (each subgraph's config.ts). */
+  env: NodeJS.ProcessEnv;
 };
 
 export function loadSubgraphConfig(
@@ -54,5 +60,10 @@ export function loadSubgraphConfig(
       `Invalid environment for subgraph ${subgraph}:\n  ${subgraph.toUpperCase()}_DATABASE_URL: Invalid URL`,
     );
   }
-  return { ...parsed.data, subgraphDatabaseUrl: own };
+  if (parsed.data.NODE_ENV === 'production' && !parsed.data.GATEWAY_PUBLIC_KEY) {
+    throw new Error(
+      `Invalid environment for subgraph ${subgraph}:\n  GATEWAY_PUBLIC_KEY: required in production`,
+    );
+  }
+  return { ...parsed.data, subgraphDatabaseUrl: own, env };
 }

@@ -1,4 +1,6 @@
+import type { Caller } from './caller';
 import type { Logger } from './logger';
+import type { EventBus } from './pubsub';
 
 /** What every subgraph's GraphQL context carries; each subgraph adds its own storage and loaders. */
 export interface BaseContext {
@@ -6,4 +8,8 @@ export interface BaseContext {
   requestId: string;
   /** A child logger bound to the request id. */
   logger: Logger;
+  /** Who is calling, as the gateway vouched for it. */
+  caller: Caller;
+  /** Pub/sub shared with the other processes (Redis when configured). */
+  events: EventBus;
 }

@@ -26,6 +26,8 @@ export interface ServiceServerOptions {
   maxBodyBytes: number;
   shutdownGraceMs: number;
   registry?: Registry;
+  /** Further public GET endpoints by exact path (a JWKS, a development mailbox). */
+  routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => unknown>;
 }
 
 export interface ServiceServer {
@@ -110,8 +112,12 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       case '/version':
         sendJson(res, 200, { service: options.name, version: options.version, node: process.version });
         return true;
-      default:
-        return false;
+      default: {
+        const route = options.routes?.[path];
+        if (!route) return false;
+        await route(req, res);
+        return true;
+      }
     }
   }
 

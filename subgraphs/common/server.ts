@@ -1,14 +1,19 @@
 import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import type { Plugin } from 'graphql-yoga';
 import { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { createPool, resolveDatabaseUrl } from '../../db/connection';
 import { migrateDatabase } from '../../db/migrate';
+import type { Caller } from './caller';
 import type { SubgraphConfig } from './config';
 import type { BaseContext } from './context';
+import { CREDENTIAL_HEADER, CredentialVerifier } from './credential';
 import type { SubgraphDefinition } from './definition';
 import { createServiceServer, requestIdOf, type ServiceServer } from './http-server';
+import { importPublicKey, loadOrCreateKeyPair } from './keys';
 import { createLogger, type Logger } from './logger';
+import { createEventBus } from './pubsub';
 import { createGraphQLHandler } from './yoga';
 
 export interface RunningSubgraph {
@@ -23,6 +28,41 @@ export interface RunningSubgraph {
 
 /** Subgraph requests come from the gateway: queries and entity batches, never uploads. */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** The gateway's public key: given in production, the development key pair's otherwise. */
+export async function gatewayPublicKey(config: SubgraphConfig): Promise<CryptoKey> {
+  if (config.GATEWAY_PUBLIC_KEY) return importPublicKey(config.GATEWAY_PUBLIC_KEY);
+  return (await loadOrCreateKeyPair(config.KEYS_DIR, 'gateway')).publicKey;
+}
+
+const unauthenticated = () =>
+  new Response(
+    JSON.stringify({
+      errors: [
+        {
+          message: 'This service answers the Construct gateway only; send your request to the gateway.',
+          extensions: { code: 'UNAUTHENTICATED' },
+        },
+      ],
+    }),
+    { status: 401, headers: { 'content-type': 'application/json; charset=utf-8' } },
+  );
+
+/**
+ * No GraphQL without a credential the gateway signed for this subgraph: `_entities` and
+ * `_service` included, so a leaked port is no way around authorization.
+ */
+function useGatewayCredential(verifier: CredentialVerifier, callers: WeakMap<Request, Caller>): Plugin {
+  return {
+    async onRequest({ request, endResponse }) {
+      try {
+        callers.set(request, await verifier.verify(request.headers.get(CREDENTIAL_HEADER)));
+      } catch {
+        endResponse(unauthenticated());
+      }
+    },
+  };
+}
 
 /**
  * Boots one subgraph: its database (created if missing, migrated), Yoga over HTTP (SSE included),
@@ -46,19 +86,29 @@ export async function startSubgraph(
     max: config.DATABASE_POOL_MAX,
     onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
   });
-  const { context } = definition.setup({ pool, logger });
+  const events = createEventBus(config.REDIS_URL);
+  const verifier = new CredentialVerifier(await gatewayPublicKey(config), definition.name);
+  const runtime = await definition.setup({ pool, logger, events, config });
 
-  const baseContext = (requestId: string): BaseContext => ({
+  const callers = new WeakMap<Request, Caller>();
+  const baseContext = (requestId: string, caller: Caller): BaseContext => ({
     requestId,
     logger: logger.child({ requestId }),
+    caller,
+    events,
   });
   const registry = new Registry();
   const yoga = createGraphQLHandler({
     schema: definition.schema,
     logger,
     registry,
-    graphiql: config.NODE_ENV === 'development',
-    context: (request) => context(baseContext(request.headers.get('x-request-id') ?? crypto.randomUUID())),
+    // Subgraphs answer the gateway only: a browser could not send the credential anyway.
+    graphiql: false,
+    context: (request) =>
+      runtime.context(
+        baseContext(request.headers.get('x-request-id') ?? crypto.randomUUID(), callers.get(request)!),
+      ),
+    plugins: [useGatewayCredential(verifier, callers)],
   });
   const service = createServiceServer({
     name,
@@ -66,17 +116,31 @@ export async function startSubgraph(
     logger,
     registry,
     handler: yoga,
+    routes: runtime.routes,
     maxBodyBytes: MAX_BODY_BYTES,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
-    readiness: [{ name: 'database', check: async () => void (await pool.query('SELECT 1')) }],
+    readiness: [
+      { name: 'database', check: async () => void (await pool.query('SELECT 1')) },
+      ...(config.REDIS_URL ? [{ name: 'redis', check: () => events.check() }] : []),
+    ],
   });
 
   // graphql-ws on /graphql, through the same Yoga plugins (and so the same context and masking).
+  // The credential comes with the upgrade request; a socket without one is closed at once.
   const wss = new WebSocketServer({ server: service.server, path: '/graphql', maxPayload: MAX_BODY_BYTES });
   type Enveloped = ReturnType<typeof yoga.getEnveloped>;
   type RootValue = { execute: Enveloped['execute']; subscribe: Enveloped['subscribe'] };
-  useServer(
+  useServer<Record<string, unknown>, { caller?: Caller }>(
     {
+      onConnect: async (ctx) => {
+        try {
+          const header = ctx.extra.request.headers[CREDENTIAL_HEADER];
+          ctx.extra.caller = await verifier.verify(Array.isArray(header) ? header[0] : header);
+          return true;
+        } catch {
+          return false;
+        }
+      },
       execute: (args) => (args.rootValue as RootValue).execute(args as ExecutionArgs),
       subscribe: (args) => (args.rootValue as RootValue).subscribe(args as ExecutionArgs),
       onSubscribe: async (ctx, _id, params) => {
@@ -90,7 +154,7 @@ export async function startSubgraph(
           document,
           operationName: params.operationName,
           variableValues: params.variables,
-          contextValue: await context(baseContext(requestId)),
+          contextValue: await runtime.context(baseContext(requestId, ctx.extra.caller!)),
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies RootValue,
         };
       },
@@ -103,6 +167,8 @@ export async function startSubgraph(
   });
   service.onClose(async () => {
     await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await runtime.close?.();
+    await events.close();
     await pool.end();
   });
 

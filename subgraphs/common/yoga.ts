@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
@@ -8,7 +9,7 @@ export interface YogaOptions<TContext extends object> {
   schema: GraphQLSchema;
   logger: Logger;
   registry: Registry;
-  context: (request: Request) => TContext | Promise<TContext>;
+  context: (request: Request, req: IncomingMessage | undefined) => TContext | Promise<TContext>;
   graphiql: boolean | { title?: string; shouldPersistHeaders?: boolean };
   plugins?: Plugin[];
 }
@@ -40,16 +41,16 @@ export function maskError(logger: Logger) {
 
 export function createGraphQLHandler<TContext extends object>(
   options: YogaOptions<TContext>,
-): YogaServerInstance<Record<string, never>, TContext> {
+): YogaServerInstance<{ req?: IncomingMessage }, TContext> {
   const log = options.logger;
-  return createYoga<Record<string, never>, TContext>({
+  return createYoga<{ req?: IncomingMessage }, TContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
     // The kit serves /health itself, with readiness; Yoga's own endpoint would shadow it.
     healthCheckEndpoint: '/yoga-health',
     landingPage: false,
     graphiql: options.graphiql,
-    context: ({ request }) => options.context(request),
+    context: ({ request, req }) => options.context(request, req),
     maskedErrors: { maskError: maskError(log), isDev: false },
     logging: {
       debug: (...args) => log.debug(args),

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CREDENTIAL_HEADER } from '../../subgraphs/common/credential';
 
 export interface StubServer {
   /** Its /graphql URL, to compose in place of a subgraph's. */
@@ -46,7 +47,12 @@ export async function startProxy(
     try {
       const upstream = await fetch(new URL(req.url ?? '/', target), {
         method: req.method ?? 'POST',
-        headers: { 'content-type': 'application/json', accept: String(req.headers.accept ?? '*/*') },
+        headers: {
+          'content-type': 'application/json',
+          accept: String(req.headers.accept ?? '*/*'),
+          // The subgraph behind answers the gateway only: pass its credential on.
+          [CREDENTIAL_HEADER]: String(req.headers[CREDENTIAL_HEADER] ?? ''),
+        },
         body: req.method === 'GET' || req.method === 'HEAD' ? undefined : recorded.body,
       });
       res.writeHead(upstream.status, {

@@ -24,6 +24,8 @@ export interface TestSupergraph {
   url: string;
   gateway: Gateway;
   subgraphs: Record<SubgraphName, RunningSubgraph>;
+  /** Each subgraph's database, for factories that arrange data directly. */
+  databases: Record<SubgraphName, string>;
   supergraphPath: string;
   /** POSTs an operation to the gateway as a JSON client would. */
   query<T = Record<string, unknown>>(
@@ -59,10 +61,12 @@ export async function postGraphQL<T>(
  */
 export async function startTestSupergraph(gatewayEnv: Record<string, string> = {}): Promise<TestSupergraph> {
   const databases: TestDatabase[] = [];
+  const databaseUrls = {} as Record<SubgraphName, string>;
   const running = {} as Record<SubgraphName, RunningSubgraph>;
   for (const name of subgraphNames) {
     const database = await createTestDatabase(name);
     databases.push(database);
+    databaseUrls[name] = database.url;
     const config = loadSubgraphConfig(name, {
       NODE_ENV: 'test',
       LOG_LEVEL: 'silent',
@@ -98,6 +102,7 @@ export async function startTestSupergraph(gatewayEnv: Record<string, string> = {
     url,
     gateway,
     subgraphs: running,
+    databases: databaseUrls,
     supergraphPath,
     query: (query, variables, headers) => postGraphQL(url, query, variables, headers),
     async close() {

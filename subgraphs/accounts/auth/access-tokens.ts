@@ -1,0 +1,37 @@
+import type { ServerResponse } from 'node:http';
+import { SignJWT } from 'jose';
+import type { SigningKeyPair } from '../../common/keys';
+import type { AccountsConfig } from '../config';
+
+/**
+ * Access tokens: short-lived JWTs the gateway verifies against the JWKS below. They name the
+ * user (`sub`) and the session (`sid`), nothing else: roles are looked up fresh (see
+ * `_callerAccess`), so a token never carries a role someone has since lost.
+ */
+export interface AccessTokens {
+  issue(userId: string, sessionId: string): Promise<{ token: string; expiresAt: Date }>;
+  /** GET /.well-known/jwks.json */
+  jwksRoute(_req: unknown, res: ServerResponse): void;
+}
+
+export function createAccessTokens(key: SigningKeyPair, config: AccountsConfig): AccessTokens {
+  const jwks = JSON.stringify({ keys: [key.publicJwk] });
+  return {
+    async issue(userId, sessionId) {
+      const expiresAt = new Date(Date.now() + config.ACCESS_TOKEN_TTL_SECONDS * 1000);
+      const token = await new SignJWT({ sid: sessionId })
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+        .setIssuer(config.ACCESS_TOKEN_ISSUER)
+        .setAudience(config.ACCESS_TOKEN_AUDIENCE)
+        .setSubject(userId)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+        .sign(key.privateKey);
+      return { token, expiresAt };
+    },
+    jwksRoute(_req, res) {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' });
+      res.end(jwks);
+    },
+  };
+}

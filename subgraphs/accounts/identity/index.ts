@@ -1,0 +1,1 @@
+// Sign-up, sign-in, sessions, password reset, two-factor: each module registers its types.

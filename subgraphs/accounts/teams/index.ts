@@ -1,0 +1,1 @@
+// Organizations, members, roles and invitations: each module registers its types.

@@ -1,0 +1,48 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { createPubSub, type PubSub } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+
+/**
+ * Topics every process may publish or hear. Pub/sub is at-most-once: use it to tell, never to
+ * carry what must not be lost (that goes through the job queue).
+ */
+export type Topics = {
+  /** A user's memberships or sessions changed: drop whatever access was cached for them. */
+  'caller-access-changed': [userId: string];
+};
+
+export interface EventBus {
+  pubsub: PubSub<Topics>;
+  /** Throws if the transport is down (readiness). */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// Without Redis, every part of one process (the gateway and subgraphs in tests, or one
+// subgraph alone) shares one in-memory bus.
+let local: EventTarget | undefined;
+
+export function createEventBus(redisUrl: string | undefined): EventBus {
+  if (!redisUrl) {
+    local ??= new EventTarget();
+    return {
+      pubsub: createPubSub<Topics>({ eventTarget: local as never }),
+      check: async () => {},
+      close: async () => {},
+    };
+  }
+  const options = { maxRetriesPerRequest: 3, enableAutoPipelining: true };
+  const publishClient = new Redis(redisUrl, options);
+  const subscribeClient = new Redis(redisUrl, options);
+  // Errors are retried by ioredis; without listeners they would crash the process.
+  for (const client of [publishClient, subscribeClient]) client.on('error', () => {});
+  return {
+    pubsub: createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) }),
+    check: async () => {
+      await publishClient.ping();
+    },
+    close: async () => {
+      await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
+    },
+  };
+}
