@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrganization, createProjects, createUser } from './support/factories';
 import { startTestSupergraph, type TestSupergraph } from './support/supergraph';
 
 /**
@@ -141,15 +142,17 @@ describe('requests that are not GraphQL', () => {
   });
 
   it('never runs a mutation sent over GET', async () => {
+    // Signed in, so that the mutation would succeed (and its creator see the organization) had it run.
+    const user = await createUser(sut.databases);
     const response = await get(
       'mutation { createOrganization(input: { name: "Via GET", slug: "via-get" }) { organization { id } } }',
-      { 'apollo-require-preflight': '1', accept: 'application/json' },
+      { 'apollo-require-preflight': '1', accept: 'application/json', ...user.headers },
     );
     expect(response.status).toBe(405);
     expect(response.body?.errors?.[0]?.message).toMatch(/mutation/i);
     expectNoLeak(response.text);
 
-    const lookup = await sut.query('{ organization(slug: "via-get") { id } }');
+    const lookup = await sut.query('{ organization(slug: "via-get") { id } }', undefined, user.headers);
     expect(lookup.body).toEqual({ data: { organization: null } });
   });
 });
@@ -240,18 +243,17 @@ describe('GraphQL documents the gateway refuses', () => {
 
 describe('after all of that', () => {
   it('still serves a normal query across subgraphs', async () => {
-    const created = await sut.query<{ createOrganization: { organization: { id: string } } }>(
-      'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } } }',
-      { input: { name: 'Survivor', slug: 'survivor' } },
-    );
-    const organizationId = created.body.data!.createOrganization.organization.id;
-    await sut.query(
-      'mutation ($input: CreateProjectInput!) { createProject(input: $input) { userErrors { code } } }',
-      { input: { organizationId, name: 'Still here', slug: 'still-here' } },
-    );
+    const survivor = await createUser(sut.databases);
+    const organization = await createOrganization(sut.databases, [{ user: survivor, role: 'OWNER' }], {
+      slug: 'survivor',
+      name: 'Survivor',
+    });
+    await createProjects(sut.databases, organization.id, ['still-here']);
 
     const response = await sut.query(
       '{ organization(slug: "survivor") { name projects { edges { node { slug } } } } }',
+      undefined,
+      survivor.headers,
     );
     expect(response.status).toBe(200);
     expect(response.body).toEqual({

@@ -1,5 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createOrganization, createProjects, createUser, type TestUser } from './support/factories';
 import { startProxy } from './support/http-stubs';
 import {
   composeTestSupergraph,
@@ -12,19 +13,16 @@ import { postGraphQL, startTestSupergraph, type TestSupergraph } from './support
 /** What operators rely on: health, readiness, metrics, version, request ids, reloads, shutdown. */
 
 let sut: TestSupergraph;
+/** A member of the organization the queries read. */
+let owner: TestUser;
 beforeAll(async () => {
   sut = await startTestSupergraph({ SUPERGRAPH_WATCH: 'true' });
-  const created = await sut.query<{ createOrganization: { organization: { id: string } } }>(
-    'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } } }',
-    { input: { name: 'Operators', slug: 'operators' } },
-  );
-  const organizationId = created.body.data!.createOrganization.organization.id;
-  await sut.query(
-    'mutation ($input: CreateProjectInput!) { createProject(input: $input) { userErrors { code } } }',
-    {
-      input: { organizationId, name: 'Console', slug: 'console' },
-    },
-  );
+  owner = await createUser(sut.databases);
+  const organization = await createOrganization(sut.databases, [{ user: owner, role: 'OWNER' }], {
+    slug: 'operators',
+    name: 'Operators',
+  });
+  await createProjects(sut.databases, organization.id, ['console']);
 });
 afterAll(() => sut?.close());
 
@@ -87,7 +85,11 @@ describe.each(services)('the operational endpoints of $name', ({ origin, service
   });
 
   it('/metrics is Prometheus text with HTTP durations and GraphQL operations by name', async () => {
-    const query = await sut.query('query OperationsProbe { organization(slug: "operators") { name } }');
+    const query = await sut.query(
+      'query OperationsProbe { organization(slug: "operators") { name } }',
+      undefined,
+      owner.headers,
+    );
     expect(query.body.errors).toBeUndefined();
 
     const response = await fetch(`${origin()}/metrics`);
@@ -150,18 +152,25 @@ describe('request ids', () => {
   async function idsOf(headers: Record<string, string>) {
     accountsSpy.requests.length = 0;
     deploymentsSpy.requests.length = 0;
-    const response = await postGraphQL(gateway.url, ORGANIZATION_WITH_PROJECTS, undefined, headers);
+    const response = await postGraphQL(gateway.url, ORGANIZATION_WITH_PROJECTS, undefined, {
+      ...headers,
+      ...owner.headers,
+    });
     expect(response.body).toEqual(COMPLETE);
+    // GraphQL requests only: the gateway's JWKS download is its own, not the client's request.
+    const graphql = [...accountsSpy.requests, ...deploymentsSpy.requests].filter((r) => r.method === 'POST');
+    // At least one fetch per subgraph; the first request also checks the caller's session.
+    expect(graphql.length).toBeGreaterThanOrEqual(2);
     return {
       echoed: response.headers.get('x-request-id'),
-      forwarded: [...accountsSpy.requests, ...deploymentsSpy.requests].map((r) => r.headers['x-request-id']),
+      forwarded: graphql.map((r) => r.headers['x-request-id']),
     };
   }
 
   it('echoes a client’s request id and sends the same id to every subgraph it asks', async () => {
     const { echoed, forwarded } = await idsOf({ 'x-request-id': 'client-42:retry.1' });
     expect(echoed).toBe('client-42:retry.1');
-    expect(forwarded).toEqual(['client-42:retry.1', 'client-42:retry.1']);
+    expect(new Set(forwarded)).toEqual(new Set(['client-42:retry.1']));
   });
 
   it.each([
@@ -171,7 +180,7 @@ describe('request ids', () => {
   ])('replaces a request id %s by a fresh UUID, used end to end', async (_, unsafe) => {
     const { echoed, forwarded } = await idsOf({ 'x-request-id': unsafe });
     expect(echoed).toMatch(UUID);
-    expect(forwarded).toEqual([echoed, echoed]);
+    expect(new Set(forwarded)).toEqual(new Set([echoed]));
   });
 
   it('makes a different id for each request that brings none', async () => {
@@ -180,7 +189,7 @@ describe('request ids', () => {
     expect(first.echoed).toMatch(UUID);
     expect(second.echoed).toMatch(UUID);
     expect(second.echoed).not.toBe(first.echoed);
-    expect(first.forwarded).toEqual([first.echoed, first.echoed]);
+    expect(new Set(first.forwarded)).toEqual(new Set([first.echoed]));
   });
 });
 
@@ -193,7 +202,7 @@ describe('a graceful shutdown', () => {
     );
     try {
       const reachedDeployments = slowDeployments.nextRequest();
-      const inFlight = postGraphQL(gateway.url, ORGANIZATION_WITH_PROJECTS);
+      const inFlight = postGraphQL(gateway.url, ORGANIZATION_WITH_PROJECTS, undefined, owner.headers);
       await reachedDeployments; // the gateway is now waiting on a subgraph for this query
       const closed = gateway.close();
 
@@ -218,8 +227,8 @@ describe('a graceful shutdown', () => {
 });
 
 describe('a supergraph file that changes while the gateway runs', () => {
-  const projectsQuery = () => sut.query(ORGANIZATION_WITH_PROJECTS);
-  const nameQuery = () => sut.query('{ organization(slug: "operators") { name } }');
+  const projectsQuery = () => sut.query(ORGANIZATION_WITH_PROJECTS, undefined, owner.headers);
+  const nameQuery = () => sut.query('{ organization(slug: "operators") { name } }', undefined, owner.headers);
   const unknownProjects = (response: Awaited<ReturnType<typeof projectsQuery>>) =>
     response.body.errors?.[0]?.extensions?.code === 'GRAPHQL_VALIDATION_FAILED' &&
     /Cannot query field "projects" on type "Organization"/.test(response.body.errors[0].message);

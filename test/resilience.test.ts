@@ -3,6 +3,7 @@ import { loadSubgraphConfig } from '../subgraphs/common/config';
 import { type RunningSubgraph, startSubgraph } from '../subgraphs/common/server';
 import { subgraphs } from '../subgraphs/registry';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { createOrganization, createProjects, createUser, type TestUser } from './support/factories';
 import { startHungServer } from './support/http-stubs';
 import {
   type ChildSubgraph,
@@ -32,9 +33,13 @@ const PROJECT_SLUGS = ['api', 'docs', 'web'];
 
 const databases: TestDatabase[] = [];
 let accounts: RunningSubgraph;
+let accountsDb: TestDatabase;
+/** The signed-in member every query is sent as. */
+let member: TestUser;
 
 beforeAll(async () => {
   const database = await createTestDatabase('accounts');
+  accountsDb = database;
   databases.push(database);
   const config = loadSubgraphConfig('accounts', {
     NODE_ENV: 'test',
@@ -43,6 +48,7 @@ beforeAll(async () => {
     ACCOUNTS_DATABASE_URL: database.url,
   });
   accounts = await startSubgraph(await subgraphs.accounts.load(), config, 0);
+  member = await createUser({ accounts: database.url });
 });
 afterAll(async () => {
   await accounts?.close();
@@ -52,7 +58,7 @@ afterAll(async () => {
 /** POSTs with a client-side deadline, so a hung response fails the test instead of hanging it. */
 function queryWithin<T>(url: string, ms: number, query: string, variables?: Record<string, unknown>) {
   return Promise.race([
-    postGraphQL<T>(url, query, variables),
+    postGraphQL<T>(url, query, variables, member.headers),
     new Promise<never>((_, reject) =>
       setTimeout(() => reject(new Error(`no response within ${ms} ms`)), ms).unref(),
     ),
@@ -110,20 +116,11 @@ describe('a subgraph process that dies and comes back', () => {
       await writeTestSupergraph({ accounts: accounts.url, deployments: deployments.url }),
     );
 
-    const created = await postGraphQL<{ createOrganization: { organization: { id: string } } }>(
-      gateway.url,
-      'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } } }',
-      { input: { name: 'Resilient', slug: 'resilient' } },
-    );
-    const organizationId = created.body.data!.createOrganization.organization.id;
-    for (const slug of PROJECT_SLUGS) {
-      const project = await postGraphQL<{ createProject: { userErrors: unknown[] } }>(
-        gateway.url,
-        'mutation ($input: CreateProjectInput!) { createProject(input: $input) { userErrors { code } } }',
-        { input: { organizationId, name: slug, slug } },
-      );
-      expect(project.body.data?.createProject.userErrors).toEqual([]);
-    }
+    const urls = { accounts: accountsDb.url, deployments: deploymentsDb.url };
+    const organization = await createOrganization(urls, [{ user: member, role: 'MEMBER' }], {
+      slug: 'resilient',
+    });
+    await createProjects(urls, organization.id, PROJECT_SLUGS);
   });
   afterAll(async () => {
     await gateway?.close();
@@ -214,11 +211,9 @@ describe('a subgraph that accepts a request and never answers', () => {
       { SUBGRAPH_TIMEOUT_MS: '500' },
     );
     try {
-      await postGraphQL(
-        gateway.url,
-        'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } } }',
-        { input: { name: 'Patient', slug: 'patient' } },
-      );
+      await createOrganization({ accounts: accountsDb.url }, [{ user: member, role: 'MEMBER' }], {
+        slug: 'patient',
+      });
 
       const started = performance.now();
       const response = await queryWithin<OrganizationData>(gateway.url, 5_000, ORGANIZATION_WITH_PROJECTS, {

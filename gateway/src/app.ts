@@ -54,10 +54,10 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     logger,
     registry,
     graphiql: config.graphiql && { title: 'Construct', shouldPersistHeaders: false },
-    context: async (request, req) => ({
-      requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(),
-      caller: await authenticator.authenticate(request, req),
-    }),
+    context: async (request, req) => {
+      const requestId = request.headers.get('x-request-id') ?? crypto.randomUUID();
+      return { requestId, caller: await authenticator.authenticate(request, req, requestId) };
+    },
     plugins: [useCsrfPrevention(), ...useRequestLimits(config), useSupergraph(manager)],
   });
   const service = createServiceServer({

@@ -48,7 +48,7 @@ export class Authenticator {
     this.unsubscribe = () => void iterator.return?.();
   }
 
-  async authenticate(request: Request, req: IncomingMessage | undefined): Promise<Caller> {
+  async authenticate(request: Request, req: IncomingMessage | undefined, requestId: string): Promise<Caller> {
     const ip = this.clientIp(request, req);
     const header = request.headers.get('authorization');
     if (!header) return ip ? { kind: 'anonymous', ip } : ANONYMOUS;
@@ -57,7 +57,7 @@ export class Authenticator {
       throw unauthenticated('Send `Authorization: Bearer <access token>`.');
     }
     const { userId, sessionId } = await this.verifyAccessToken(token);
-    const access = await this.callerAccess(userId, sessionId, ip);
+    const access = await this.callerAccess(userId, sessionId, ip, requestId);
     if (!access.active) throw unauthenticated('This session has ended; sign in again.');
     return {
       kind: 'user',
@@ -114,6 +114,7 @@ export class Authenticator {
     userId: string,
     sessionId: string,
     ip: string | undefined,
+    requestId: string,
   ): Promise<CallerAccess> {
     const now = Date.now();
     const cached = this.access.get(sessionId);
@@ -122,7 +123,7 @@ export class Authenticator {
       kind: 'health check' as never,
       request: { query: CALLER_ACCESS_QUERY },
       context: {
-        requestId: crypto.randomUUID(),
+        requestId,
         caller: { kind: 'user', userId, sessionId, memberships: {}, ...(ip ? { ip } : {}) },
       },
     });

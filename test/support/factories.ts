@@ -2,18 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { memberships, organizations, sessions, users } from '../../db/accounts/schema';
+import { projects } from '../../db/deployments/schema';
 import { newId } from '../../db/ids';
 import { createAccessTokens } from '../../subgraphs/accounts/auth/access-tokens';
 import { loadAccountsConfig } from '../../subgraphs/accounts/config';
 import type { Role } from '../../subgraphs/common/caller';
 import { loadOrCreateKeyPair } from '../../subgraphs/common/keys';
-import type { TestSupergraph } from './supergraph';
+import { createEventBus } from '../../subgraphs/common/pubsub';
 
 /**
- * Factories that arrange accounts data straight in the accounts test database, for tests
- * whose subject is something else (authorization, isolation): a user with a live session and
- * a real access token, an organization with members in roles.
+ * Factories that arrange data straight in the subgraphs' test databases, for tests whose
+ * subject is something else (authorization, isolation, resilience): a user with a live session
+ * and a real access token, an organization with members in roles, projects.
  */
+export interface Databases {
+  accounts: string;
+  deployments?: string;
+}
+
 export interface TestUser {
   id: string;
   email: string;
@@ -23,8 +29,8 @@ export interface TestUser {
   headers: Record<string, string>;
 }
 
-async function withDb<T>(sut: TestSupergraph, work: (db: NodePgDatabase) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: sut.databases.accounts });
+async function withDb<T>(url: string, work: (db: NodePgDatabase) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return await work(drizzle({ client }));
@@ -33,11 +39,11 @@ async function withDb<T>(sut: TestSupergraph, work: (db: NodePgDatabase) => Prom
   }
 }
 
-export async function createUser(sut: TestSupergraph, name = 'Test User'): Promise<TestUser> {
+export async function createUser(databases: Databases, name = 'Test User'): Promise<TestUser> {
   const id = newId('usr');
   const sessionId = newId('ses');
   const email = `${randomBytes(5).toString('hex')}@example.test`;
-  await withDb(sut, async (db) => {
+  await withDb(databases.accounts, async (db) => {
     await db.insert(users).values({ id, email, name });
     await db
       .insert(sessions)
@@ -52,18 +58,40 @@ export async function createUser(sut: TestSupergraph, name = 'Test User'): Promi
 }
 
 export async function createOrganization(
-  sut: TestSupergraph,
+  databases: Databases,
   members: { user: TestUser; role: Role }[],
-  slug = `org-${randomBytes(4).toString('hex')}`,
-): Promise<{ id: string; slug: string }> {
+  options: { slug?: string; name?: string } = {},
+): Promise<{ id: string; slug: string; name: string }> {
   const id = newId('org');
-  await withDb(sut, async (db) => {
-    await db.insert(organizations).values({ id, slug, name: slug });
+  const slug = options.slug ?? `org-${randomBytes(4).toString('hex')}`;
+  const name = options.name ?? slug;
+  await withDb(databases.accounts, async (db) => {
+    await db.insert(organizations).values({ id, slug, name });
     if (members.length > 0) {
       await db
         .insert(memberships)
         .values(members.map(({ user, role }) => ({ organizationId: id, userId: user.id, role })));
     }
   });
-  return { id, slug };
+  // As accounts itself does: the gateway drops the roles it cached for these users.
+  const { pubsub } = createEventBus(undefined);
+  for (const { user } of members) pubsub.publish('caller-access-changed', user.id);
+  return { id, slug, name };
+}
+
+/** Projects of an organization, created in this order (so in this order when listed). */
+export async function createProjects(
+  databases: Databases,
+  organizationId: string,
+  slugs: string[],
+): Promise<{ id: string; slug: string }[]> {
+  if (!databases.deployments) throw new Error('createProjects needs the deployments database');
+  const rows = slugs.map((slug, i) => ({
+    id: newId('prj', Date.now() + i),
+    organizationId,
+    slug,
+    name: slug,
+  }));
+  await withDb(databases.deployments, (db) => db.insert(projects).values(rows));
+  return rows.map(({ id, slug }) => ({ id, slug }));
 }

@@ -23,6 +23,7 @@ export async function startHungServer(): Promise<StubServer & { received: number
 }
 
 export interface RecordedRequest {
+  method: string;
   headers: IncomingHttpHeaders;
   body: string;
 }
@@ -40,7 +41,11 @@ export async function startProxy(
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const recorded = { headers: req.headers, body: Buffer.concat(chunks).toString() };
+    const recorded = {
+      method: req.method ?? 'GET',
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString(),
+    };
     requests.push(recorded);
     for (const resolve of waiting.splice(0)) resolve(recorded);
     if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));

@@ -1,10 +1,14 @@
 import type { ProjectRow } from '../../../db/deployments/schema';
 import { keysetConnection } from '../../common/pagination';
 import { builder } from '../builder';
+import { visibleProject } from '../services/projects';
 import { OrganizationRef } from './organization';
 
 export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
   description: 'An application deployed from one source, with its environments and deployments.',
+  // Defence in depth: whatever path returns a project (a root field, a nested field, the
+  // gateway's `_entities`), only members of its organization see it.
+  authScopes: (project) => ({ member: project.organizationId }),
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Opaque, stable identifier (`prj_…`).' }),
     name: t.exposeString('name', { description: 'Display name.' }),
@@ -24,7 +28,7 @@ export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
 
 builder.asEntity(ProjectType, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => ctx.loaders.project.load(ref.id),
+  resolveReference: (ref, ctx) => visibleProject(ctx, ref.id),
 });
 
 OrganizationRef.implement({
@@ -36,7 +40,8 @@ OrganizationRef.implement({
         type: ProjectType,
         // Added to an accounts type: nullable so a deployments outage leaves the organization readable.
         nullable: true,
-        description: 'The organization’s projects, oldest first.',
+        authScopes: (organization) => ({ member: organization.id }),
+        description: 'The organization’s projects, oldest first (members only).',
         resolve: (organization, args, ctx) =>
           keysetConnection(args, (page) => ctx.storage.projectsOfOrganization(organization.id, page)),
       },
@@ -50,8 +55,8 @@ builder.queryFields((t) => ({
   project: t.field({
     type: ProjectType,
     nullable: true,
-    description: 'The project with this ID, or null if there is none.',
+    description: 'The project with this ID, or null if there is none or you are not a member of its organization.',
     args: { id: t.arg.id({ required: true, description: 'The project’s ID.' }) },
-    resolve: (_, { id }, ctx) => ctx.loaders.project.load(id),
+    resolve: (_, { id }, ctx) => visibleProject(ctx, id),
   }),
 }));
