@@ -8,6 +8,15 @@ import type { Caller } from '../../subgraphs/common/caller';
 import { CREDENTIAL_HEADER, type CredentialMinter } from '../../subgraphs/common/credential';
 import type { Logger } from '../../subgraphs/common/logger';
 
+interface Exchange {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+/** Mutations run once per request, always; only reads may be shared. */
+const READ_ONLY = /^\s*(?:query\b|\{)/;
+
 export interface GatewayRequestContext {
   requestId: string;
   caller: Caller;
@@ -23,6 +32,7 @@ export interface GatewayRequestContext {
 export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestContext> {
   private readonly pool: Pool;
   private readonly path: string;
+  private readonly inFlight = new Map<string, Promise<Exchange>>();
 
   constructor(
     readonly name: string,
@@ -47,26 +57,19 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
     try {
       // Every fetch carries the caller, signed for this subgraph only.
       const credential = await this.options.credentials.mint(options.context.caller, this.name);
-      const response = await this.pool.request({
-        path: this.path,
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json, application/json',
-          ...(requestId ? { 'x-request-id': requestId } : {}),
-          [CREDENTIAL_HEADER]: credential,
-        },
-        body: JSON.stringify({ query, variables, operationName }),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      const text = await response.body.text();
-      const contentType = String(response.headers['content-type'] ?? '');
+      const body = JSON.stringify({ query, variables, operationName });
+      const exchange = READ_ONLY.test(query ?? '')
+        ? this.shared(`${credential}\n${body}`, () => this.send(body, credential, requestId))
+        : this.send(body, credential, requestId);
+      const { status, contentType, text } = await exchange;
       if (!contentType.includes('json')) {
-        return this.failure(`answered HTTP ${response.statusCode} without a GraphQL response`, requestId);
+        return this.failure(`answered HTTP ${status} without a GraphQL response`, requestId);
       }
+      // Parsed per consumer: the query planner merges into what it gets, so no two requests
+      // may hold the same objects.
       const result = JSON.parse(text) as GatewayGraphQLResponse;
       if (result.data === undefined && !result.errors) {
-        return this.failure(`answered HTTP ${response.statusCode} without data or errors`, requestId);
+        return this.failure(`answered HTTP ${status} without data or errors`, requestId);
       }
       return result;
     } catch (error) {
@@ -74,6 +77,38 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
       this.options.logger.warn({ err: error, subgraph: this.name, requestId }, `subgraph ${reason}`);
       return this.failure(reason, requestId, false);
     }
+  }
+
+  /**
+   * Identical reads in flight at once, for the same caller (the credential names it), share one
+   * subgraph request: a burst of the same query costs the subgraph one fetch, not one per client.
+   */
+  private shared(key: string, send: () => Promise<Exchange>): Promise<Exchange> {
+    const pending = this.inFlight.get(key);
+    if (pending) return pending;
+    const exchange = send().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, exchange);
+    return exchange;
+  }
+
+  private async send(body: string, credential: string, requestId: string | undefined): Promise<Exchange> {
+    const response = await this.pool.request({
+      path: this.path,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        ...(requestId ? { 'x-request-id': requestId } : {}),
+        [CREDENTIAL_HEADER]: credential,
+      },
+      body,
+      signal: AbortSignal.timeout(this.options.timeoutMs),
+    });
+    return {
+      status: response.statusCode,
+      contentType: String(response.headers['content-type'] ?? ''),
+      text: await response.body.text(),
+    };
   }
 
   private failure(reason: string, requestId: string | undefined, log = true): GatewayGraphQLResponse {
