@@ -17,6 +17,32 @@ const schema = z.object({
   MAIL_FROM: z.string().default('Construct <no-reply@construct.local>'),
   /** Where links in emails point (password reset, invitations). */
   APP_URL: z.url().default('http://localhost:3000'),
+  /**
+   * A refresh token unused for this long expires: the session's idle timeout. Never past the
+   * session's absolute end (SESSION_TTL_DAYS).
+   */
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(14),
+  /** How long a password reset link works. */
+  PASSWORD_RESET_TTL_MINUTES: z.coerce.number().int().min(5).max(1440).default(60),
+  /** The issuer an authenticator app shows next to the account (otpauth:// URI). */
+  TOTP_ISSUER: z.string().min(1).default('Construct'),
+  /**
+   * Rate limits, counted per resolver call (an aliased field is one more attempt), in Redis
+   * when REDIS_URL is set (shared by replicas), in memory otherwise. `…_WINDOW_SECONDS` is
+   * the window each count runs over.
+   */
+  RATE_LIMIT_LOGIN_PER_EMAIL: z.coerce.number().int().min(1).default(10),
+  RATE_LIMIT_LOGIN_PER_IP: z.coerce.number().int().min(1).default(50),
+  RATE_LIMIT_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  RATE_LIMIT_PASSWORD_RESET_PER_EMAIL: z.coerce.number().int().min(1).default(5),
+  RATE_LIMIT_PASSWORD_RESET_PER_IP: z.coerce.number().int().min(1).default(20),
+  RATE_LIMIT_PASSWORD_RESET_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
+  RATE_LIMIT_OTP_PER_USER: z.coerce.number().int().min(1).default(10),
+  RATE_LIMIT_OTP_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  RATE_LIMIT_SIGNUP_PER_IP: z.coerce.number().int().min(1).default(100),
+  RATE_LIMIT_SIGNUP_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
+  /** Prefix of the rate-limit keys in Redis (one per deployment sharing a Redis). */
+  RATE_LIMIT_KEY_PREFIX: z.string().min(1).default('construct:accounts:rl'),
 });
 
 export type AccountsConfig = z.infer<typeof schema>;

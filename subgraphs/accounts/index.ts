@@ -4,9 +4,12 @@ import { createEncryptor } from '../common/encryption';
 import { importKeyPair, loadOrCreateKeyPair, loadOrCreateSecret } from '../common/keys';
 import { createAccessTokens } from './auth/access-tokens';
 import { loadAccountsConfig } from './config';
+import { createIdentityRuntime, identityContext } from './identity/runtime';
 import { DevMailbox, type Mailer } from './mail/mailer';
+import { SmtpMailer } from './mail/smtp';
 import { schema } from './schema';
 import { createAccountsLoaders, createAccountsStorage } from './storage';
+import { createTeamsStorage } from './teams/storage';
 
 /** Users, sessions, organizations, memberships and invitations. */
 export const accounts: SubgraphDefinition = {
@@ -25,8 +28,16 @@ export const accounts: SubgraphDefinition = {
     );
     const accessTokens = createAccessTokens(signingKey, settings);
     const storage = createAccountsStorage(pool);
-    const mailbox = config.NODE_ENV === 'production' ? undefined : new DevMailbox(logger);
-    const mailer: Mailer | undefined = mailbox;
+    const teams = createTeamsStorage(pool);
+    // SMTP when configured; otherwise the development mailbox (never in production).
+    const mailbox =
+      settings.SMTP_URL || config.NODE_ENV === 'production' ? undefined : new DevMailbox(logger);
+    const mailer: Mailer | undefined = settings.SMTP_URL
+      ? new SmtpMailer(settings.SMTP_URL, settings.MAIL_FROM, logger)
+      : mailbox;
+    if (!mailer)
+      logger.warn('SMTP_URL is not set: accounts cannot send email (password resets, invitations)');
+    const identity = await createIdentityRuntime({ pool, settings, redisUrl: config.REDIS_URL, logger });
     return {
       context: (base) => ({
         ...base,
@@ -36,10 +47,16 @@ export const accounts: SubgraphDefinition = {
         encryptor,
         mailer,
         loaders: createAccountsLoaders(storage),
+        identity: identityContext(identity),
+        teams,
       }),
       routes: {
         '/.well-known/jwks.json': accessTokens.jwksRoute,
         ...(mailbox ? { '/dev/mailbox': mailbox.route } : {}),
+      },
+      async close() {
+        await identity.close();
+        if (mailer instanceof SmtpMailer) mailer.close();
       },
     };
   },

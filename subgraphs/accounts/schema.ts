@@ -1,8 +1,6 @@
 import { builder } from './builder';
 import './types/user';
 import './types/caller-access';
-import './types/organization';
-import './types/create-organization';
 import './identity/index';
 import './teams/index';
 

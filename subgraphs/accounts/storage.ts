@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { and, asc, desc, eq, gt, inArray, isNull, lt } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import {
@@ -11,9 +11,7 @@ import {
   type UserRow,
   users,
 } from '../../db/accounts/schema';
-import { newId } from '../../db/ids';
 import { byId } from '../common/loaders';
-import type { PageQuery } from '../common/pagination';
 
 /** Everything accounts reads and writes in its own database. */
 export function createAccountsStorage(pool: pg.Pool) {
@@ -25,29 +23,6 @@ export function createAccountsStorage(pool: pg.Pool) {
         .select()
         .from(organizations)
         .where(inArray(organizations.id, [...ids]));
-    },
-    async organizationBySlug(slug: string): Promise<OrganizationRow | undefined> {
-      const [row] = await db.select().from(organizations).where(eq(organizations.slug, slug));
-      return row;
-    },
-    async organizationsPage(page: PageQuery): Promise<OrganizationRow[]> {
-      const conditions = [
-        page.afterId ? gt(organizations.id, page.afterId) : undefined,
-        page.beforeId ? lt(organizations.id, page.beforeId) : undefined,
-      ];
-      return db
-        .select()
-        .from(organizations)
-        .where(and(...conditions))
-        .orderBy(page.descending ? desc(organizations.id) : asc(organizations.id))
-        .limit(page.limit);
-    },
-    async insertOrganization(values: { name: string; slug: string }): Promise<OrganizationRow> {
-      const [row] = await db
-        .insert(organizations)
-        .values({ id: newId('org'), ...values })
-        .returning();
-      return row!;
     },
     /** Whether the session stands: the user's own, not revoked, not past its absolute end. */
     async sessionIsActive(userId: string, sessionId: string): Promise<boolean> {

@@ -26,10 +26,12 @@ const rank: Record<Role, number> = { OWNER: 4, ADMIN: 3, MEMBER: 2, VIEWER: 1, B
 
 export function hasRole(caller: Caller, organizationId: string, atLeast: Exclude<Role, 'BILLING'>): boolean {
   if (caller.kind !== 'user') return false;
-  const role = caller.memberships[organizationId];
+  const role = Object.hasOwn(caller.memberships, organizationId)
+    ? caller.memberships[organizationId]
+    : undefined;
   return role !== undefined && role !== 'BILLING' && rank[role] >= rank[atLeast];
 }
 
 export function isMember(caller: Caller, organizationId: string): boolean {
-  return caller.kind === 'user' && caller.memberships[organizationId] !== undefined;
+  return caller.kind === 'user' && Object.hasOwn(caller.memberships, organizationId);
 }

@@ -59,7 +59,11 @@ export async function postGraphQL<T>(
  * template) and a free port, composed in-process from their schemas with their real URLs, and
  * the gateway on a free port in front, all over real HTTP.
  */
-export async function startTestSupergraph(gatewayEnv: Record<string, string> = {}): Promise<TestSupergraph> {
+export async function startTestSupergraph(
+  gatewayEnv: Record<string, string> = {},
+  /** Extra environment for every subgraph (e.g. low rate limits for accounts). */
+  subgraphEnv: Record<string, string> = {},
+): Promise<TestSupergraph> {
   const databases: TestDatabase[] = [];
   const databaseUrls = {} as Record<SubgraphName, string>;
   const running = {} as Record<SubgraphName, RunningSubgraph>;
@@ -72,6 +76,7 @@ export async function startTestSupergraph(gatewayEnv: Record<string, string> = {
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',
       [`${name.toUpperCase()}_DATABASE_URL`]: database.url,
+      ...subgraphEnv,
     });
     running[name] = await startSubgraph(await subgraphs[name].load(), config, 0);
   }

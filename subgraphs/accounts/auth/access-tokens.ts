@@ -9,7 +9,8 @@ import type { AccountsConfig } from '../config';
  * `_callerAccess`), so a token never carries a role someone has since lost.
  */
 export interface AccessTokens {
-  issue(userId: string, sessionId: string): Promise<{ token: string; expiresAt: Date }>;
+  /** A token for this session, expiring after the configured lifetime or at `notAfter` if sooner. */
+  issue(userId: string, sessionId: string, notAfter?: Date): Promise<{ token: string; expiresAt: Date }>;
   /** GET /.well-known/jwks.json */
   jwksRoute(_req: unknown, res: ServerResponse): void;
 }
@@ -17,8 +18,12 @@ export interface AccessTokens {
 export function createAccessTokens(key: SigningKeyPair, config: AccountsConfig): AccessTokens {
   const jwks = JSON.stringify({ keys: [key.publicJwk] });
   return {
-    async issue(userId, sessionId) {
-      const expiresAt = new Date(Date.now() + config.ACCESS_TOKEN_TTL_SECONDS * 1000);
+    async issue(userId, sessionId, notAfter) {
+      const lifetimeEnd = Date.now() + config.ACCESS_TOKEN_TTL_SECONDS * 1000;
+      // Whole seconds, as `exp` has them: the date returned is the token's real end.
+      const expiresAt = new Date(
+        Math.floor(Math.min(lifetimeEnd, notAfter?.getTime() ?? lifetimeEnd) / 1000) * 1000,
+      );
       const token = await new SignJWT({ sid: sessionId })
         .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
         .setIssuer(config.ACCESS_TOKEN_ISSUER)

@@ -1,1 +1,5 @@
 // Organizations, members, roles and invitations: each module registers its types.
+import './organization';
+import './membership';
+import './invitation';
+import './mutations';

@@ -30,7 +30,10 @@ export async function createProject(ctx: DeploymentsContext, input: unknown): Pr
   const { organizationId } = parsed.data;
   if (!isMember(ctx.caller, organizationId)) {
     // Not a member: the same answer as for an organization that does not exist.
-    return { project: null, userErrors: [userError(['input', 'organizationId'], 'No such organization.', 'NOT_FOUND')] };
+    return {
+      project: null,
+      userErrors: [userError(['input', 'organizationId'], 'No such organization.', 'NOT_FOUND')],
+    };
   }
   if (!hasRole(ctx.caller, organizationId, 'MEMBER')) {
     throw refusal(ctx.caller, 'Creating projects takes the MEMBER role or higher in this organization.');

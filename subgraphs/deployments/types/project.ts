@@ -55,7 +55,8 @@ builder.queryFields((t) => ({
   project: t.field({
     type: ProjectType,
     nullable: true,
-    description: 'The project with this ID, or null if there is none or you are not a member of its organization.',
+    description:
+      'The project with this ID, or null if there is none or you are not a member of its organization.',
     args: { id: t.arg.id({ required: true, description: 'The project’s ID.' }) },
     resolve: (_, { id }, ctx) => visibleProject(ctx, id),
   }),
