@@ -34,14 +34,16 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const source: SupergraphSource = config.composeFromSubgraphs
     ? { kind: 'subgraphs', subgraphs: readSupergraphConfig(resolve('supergraph.yaml')) }
     : { kind: 'file', path: resolve(config.supergraphPath), watch: config.watchSupergraph };
+  let authenticator: Authenticator | undefined;
   const manager = new SupergraphManager(source, {
     logger,
     credentials,
+    onAccessChanged: (userIds) => authenticator?.forget(userIds),
     subgraphTimeoutMs: config.subgraphTimeoutMs,
     subgraphUrls: config.subgraphUrls,
   });
   await manager.start();
-  const authenticator = new Authenticator(
+  authenticator = new Authenticator(
     config,
     () => manager.current.dataSources.find((s) => s.name === 'accounts'),
     events,
@@ -56,7 +58,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     graphiql: config.graphiql && { title: 'Construct', shouldPersistHeaders: false },
     context: async (request, req) => {
       const requestId = request.headers.get('x-request-id') ?? crypto.randomUUID();
-      return { requestId, caller: await authenticator.authenticate(request, req, requestId) };
+      return { requestId, caller: await authenticator!.authenticate(request, req, requestId) };
     },
     plugins: [useCsrfPrevention(), ...useRequestLimits(config), useSupergraph(manager)],
   });
@@ -77,7 +79,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     ],
   });
   service.onClose(async () => {
-    authenticator.close();
+    authenticator?.close();
     await manager.close();
     await events.close();
   });

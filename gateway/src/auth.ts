@@ -40,10 +40,7 @@ export class Authenticator {
   ) {
     const iterator = events.pubsub.subscribe('caller-access-changed');
     void (async () => {
-      for await (const userId of iterator) {
-        for (const [sessionId, entry] of this.access)
-          if (entry.userId === userId) this.access.delete(sessionId);
-      }
+      for await (const userId of iterator) this.forget([userId]);
     })();
     this.unsubscribe = () => void iterator.return?.();
   }
@@ -66,6 +63,12 @@ export class Authenticator {
       memberships: Object.fromEntries(access.memberships.map((m) => [m.organizationId, m.role])),
       ...(ip ? { ip } : {}),
     };
+  }
+
+  /** Drops what is cached for these users: their next request asks accounts afresh. */
+  forget(userIds: string[]) {
+    const users = new Set(userIds);
+    for (const [sessionId, entry] of this.access) if (users.has(entry.userId)) this.access.delete(sessionId);
   }
 
   close() {

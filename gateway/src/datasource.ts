@@ -37,7 +37,13 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
   constructor(
     readonly name: string,
     readonly url: string,
-    private readonly options: { timeoutMs: number; logger: Logger; credentials: CredentialMinter },
+    private readonly options: {
+      timeoutMs: number;
+      logger: Logger;
+      credentials: CredentialMinter;
+      /** A subgraph reported users whose roles or sessions its answer changed. */
+      onAccessChanged?: (userIds: string[]) => void;
+    },
   ) {
     const parsed = new URL(url);
     this.path = `${parsed.pathname}${parsed.search}`;
@@ -68,6 +74,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
       // Parsed per consumer: the query planner merges into what it gets, so no two requests
       // may hold the same objects.
       const result = JSON.parse(text) as GatewayGraphQLResponse;
+      const changed = result.extensions?.callerAccessChanged;
+      if (Array.isArray(changed)) this.options.onAccessChanged?.(changed as string[]);
       if (result.data === undefined && !result.errors) {
         return this.failure(`answered HTTP ${status} without data or errors`, requestId);
       }

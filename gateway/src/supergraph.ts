@@ -25,6 +25,7 @@ interface PlannedOperation {
 export interface SupergraphOptions {
   logger: Logger;
   credentials: CredentialMinter;
+  onAccessChanged?: (userIds: string[]) => void;
   subgraphTimeoutMs: number;
   /** Routing URL overrides by subgraph name. */
   subgraphUrls: Record<string, string>;
@@ -60,6 +61,7 @@ export class LoadedSupergraph {
           timeoutMs: options.subgraphTimeoutMs,
           logger: options.logger,
           credentials: options.credentials,
+          onAccessChanged: options.onAccessChanged,
         }),
     );
     this.serviceMap = Object.fromEntries(this.dataSources.map((source) => [source.name, source]));

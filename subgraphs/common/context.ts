@@ -10,6 +10,11 @@ export interface BaseContext {
   logger: Logger;
   /** Who is calling, as the gateway vouched for it. */
   caller: Caller;
-  /** Pub/sub shared with the other processes (Redis when configured). */
+  /**
+   * Pub/sub shared with the other processes (Redis when configured). Publishing
+   * `caller-access-changed` here also reports the user in this response (see `accessChanged`).
+   */
   events: EventBus;
+  /** Users whose roles or sessions this request changed, reported to the gateway with the response. */
+  accessChanged: Set<string>;
 }

@@ -13,7 +13,7 @@ import type { SubgraphDefinition } from './definition';
 import { createServiceServer, requestIdOf, type ServiceServer } from './http-server';
 import { importPublicKey, loadOrCreateKeyPair } from './keys';
 import { createLogger, type Logger } from './logger';
-import { createEventBus } from './pubsub';
+import { createEventBus, type EventBus } from './pubsub';
 import { createGraphQLHandler } from './yoga';
 
 export interface RunningSubgraph {
@@ -65,6 +65,38 @@ function useGatewayCredential(verifier: CredentialVerifier, callers: WeakMap<Req
 }
 
 /**
+ * The request's view of the event bus: what it publishes goes out as usual, and the users whose
+ * access it changed are also noted for the response.
+ */
+function reporting(events: EventBus, accessChanged: Set<string>): EventBus {
+  const publish: EventBus['pubsub']['publish'] = (topic, ...args) => {
+    if (topic === 'caller-access-changed') accessChanged.add(args[0] as string);
+    events.pubsub.publish(topic, ...args);
+  };
+  return { ...events, pubsub: { ...events.pubsub, publish } };
+}
+
+/**
+ * Tells the gateway, in the response's `extensions.callerAccessChanged`, whose roles or
+ * sessions the request changed. The gateway drops what it cached for them before its next
+ * request, in every topology: pub/sub reaches other gateway replicas only with Redis, and a
+ * user's own next request must never see their access as it was.
+ */
+function useAccessChangeReport(): Plugin {
+  return {
+    onExecute({ args }) {
+      return {
+        onExecuteDone({ result, setResult }) {
+          const changed = (args.contextValue as unknown as BaseContext).accessChanged;
+          if (changed.size === 0 || Symbol.asyncIterator in result) return;
+          setResult({ ...result, extensions: { ...result.extensions, callerAccessChanged: [...changed] } });
+        },
+      };
+    },
+  };
+}
+
+/**
  * Boots one subgraph: its database (created if missing, migrated), Yoga over HTTP (SSE included),
  * graphql-ws on the same path, and the operational endpoints. Resolves once it listens.
  */
@@ -91,12 +123,16 @@ export async function startSubgraph(
   const runtime = await definition.setup({ pool, logger, events, config });
 
   const callers = new WeakMap<Request, Caller>();
-  const baseContext = (requestId: string, caller: Caller): BaseContext => ({
-    requestId,
-    logger: logger.child({ requestId }),
-    caller,
-    events,
-  });
+  const baseContext = (requestId: string, caller: Caller): BaseContext => {
+    const accessChanged = new Set<string>();
+    return {
+      requestId,
+      logger: logger.child({ requestId }),
+      caller,
+      events: reporting(events, accessChanged),
+      accessChanged,
+    };
+  };
   const registry = new Registry();
   const yoga = createGraphQLHandler({
     schema: definition.schema,
@@ -108,7 +144,7 @@ export async function startSubgraph(
       runtime.context(
         baseContext(request.headers.get('x-request-id') ?? crypto.randomUUID(), callers.get(request)!),
       ),
-    plugins: [useGatewayCredential(verifier, callers)],
+    plugins: [useGatewayCredential(verifier, callers), useAccessChangeReport()],
   });
   const service = createServiceServer({
     name,
