@@ -534,30 +534,29 @@ describe('roles, enforced on every mutation', () => {
     }
   });
 
-  it.each(roles)(
-    'shows a %s the organization, and its members and invitations as its role allows',
-    async (role) => {
-      const { members, organization } = await team([role]);
-      const actor = members[0]!;
-      const read = await readOrganization<Record<string, unknown>>(
-        actor,
-        organization.slug,
-        'id viewerRole members { edges { node { role } } } invitations { edges { cursor } }',
-      );
-      expect(read.organization).toMatchObject({ id: organization.id, viewerRole: role });
-      const seesMembers = role !== 'BILLING';
-      const seesInvitations = role === 'OWNER' || role === 'ADMIN';
-      expect(read.organization?.members === null).toBe(!seesMembers);
-      expect(read.organization?.invitations === null).toBe(!seesInvitations);
-      const refused = read.errors.map((e) => `${e.path?.at(-1)}:${e.extensions?.code}`).sort();
-      expect(refused).toEqual(
-        [
-          ...(seesMembers ? [] : ['members:FORBIDDEN']),
-          ...(seesInvitations ? [] : ['invitations:FORBIDDEN']),
-        ].sort(),
-      );
-    },
-  );
+  it.each(
+    roles,
+  )('shows a %s the organization, and its members and invitations as its role allows', async (role) => {
+    const { members, organization } = await team([role]);
+    const actor = members[0]!;
+    const read = await readOrganization<Record<string, unknown>>(
+      actor,
+      organization.slug,
+      'id viewerRole members { edges { node { role } } } invitations { edges { cursor } }',
+    );
+    expect(read.organization).toMatchObject({ id: organization.id, viewerRole: role });
+    const seesMembers = role !== 'BILLING';
+    const seesInvitations = role === 'OWNER' || role === 'ADMIN';
+    expect(read.organization?.members === null).toBe(!seesMembers);
+    expect(read.organization?.invitations === null).toBe(!seesInvitations);
+    const refused = read.errors.map((e) => `${e.path?.at(-1)}:${e.extensions?.code}`).sort();
+    expect(refused).toEqual(
+      [
+        ...(seesMembers ? [] : ['members:FORBIDDEN']),
+        ...(seesInvitations ? [] : ['invitations:FORBIDDEN']),
+      ].sort(),
+    );
+  });
 
   it('never lets anyone grant, change or remove a role above their own', async () => {
     const { owner, members, organization } = await team(['ADMIN', 'ADMIN', 'MEMBER']);
