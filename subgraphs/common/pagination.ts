@@ -1,3 +1,4 @@
+import { and, asc, type Column, desc, gt, lt, type SQL } from 'drizzle-orm';
 import { badUserInput } from './errors';
 
 /** The Relay connection arguments, as Pothos passes them. */
@@ -85,4 +86,17 @@ export async function keysetConnection<T extends { id: string }>(
       endCursor: edges.at(-1)?.cursor ?? null,
     },
   };
+}
+
+/** The page's range on its key column, for a storage query's WHERE (undefined: no bound). */
+export function keysetRange(key: Column, page: PageQuery): SQL | undefined {
+  return and(
+    page.afterId ? gt(key, page.afterId) : undefined,
+    page.beforeId ? lt(key, page.beforeId) : undefined,
+  );
+}
+
+/** The page's order on its key column, for a storage query's ORDER BY. */
+export function keysetOrder(key: Column, page: PageQuery): SQL {
+  return page.descending ? desc(key) : asc(key);
 }

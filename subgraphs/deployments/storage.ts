@@ -1,11 +1,11 @@
 import DataLoader from 'dataloader';
-import { and, asc, desc, eq, gt, inArray, lt } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import { type ProjectRow, projects } from '../../db/deployments/schema';
 import { newId } from '../../db/ids';
 import { byId } from '../common/loaders';
-import type { PageQuery } from '../common/pagination';
+import { keysetOrder, keysetRange, type PageQuery } from '../common/pagination';
 
 /** Everything deployments reads and writes in its own database. */
 export function createDeploymentsStorage(pool: pg.Pool) {
@@ -22,14 +22,8 @@ export function createDeploymentsStorage(pool: pg.Pool) {
       return db
         .select()
         .from(projects)
-        .where(
-          and(
-            eq(projects.organizationId, organizationId),
-            page.afterId ? gt(projects.id, page.afterId) : undefined,
-            page.beforeId ? lt(projects.id, page.beforeId) : undefined,
-          ),
-        )
-        .orderBy(page.descending ? desc(projects.id) : asc(projects.id))
+        .where(and(eq(projects.organizationId, organizationId), keysetRange(projects.id, page)))
+        .orderBy(keysetOrder(projects.id, page))
         .limit(page.limit);
     },
     async insertProject(values: { organizationId: string; name: string; slug: string }): Promise<ProjectRow> {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import {
@@ -14,7 +14,7 @@ import {
   users,
 } from '../../../db/accounts/schema';
 import { newId } from '../../../db/ids';
-import type { PageQuery } from '../../common/pagination';
+import { keysetOrder, keysetRange, type PageQuery } from '../../common/pagination';
 import { digest, randomToken } from './secrets';
 import { slugCandidate } from './slugs';
 
@@ -224,11 +224,10 @@ export function createIdentityStore(pool: pg.Pool) {
             eq(sessions.userId, userId),
             isNull(sessions.revokedAt),
             gt(sessions.expiresAt, new Date()),
-            page.afterId ? gt(sessions.id, page.afterId) : undefined,
-            page.beforeId ? lt(sessions.id, page.beforeId) : undefined,
+            keysetRange(sessions.id, page),
           ),
         )
-        .orderBy(page.descending ? desc(sessions.id) : asc(sessions.id))
+        .orderBy(keysetOrder(sessions.id, page))
         .limit(page.limit);
     },
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import {
@@ -12,7 +12,7 @@ import {
 } from '../../../db/accounts/schema';
 import { newId } from '../../../db/ids';
 import type { Role } from '../../common/caller';
-import type { PageQuery } from '../../common/pagination';
+import { keysetOrder, keysetRange, type PageQuery } from '../../common/pagination';
 
 /** A membership as a page item: `id` is its sort key in that list (user ID or organization ID). */
 export type MembershipItem = MembershipRow & { id: string };
@@ -33,14 +33,8 @@ export function createTeamsStorage(pool: pg.Pool) {
       return db
         .select()
         .from(organizations)
-        .where(
-          and(
-            inArray(organizations.id, ids),
-            page.afterId ? gt(organizations.id, page.afterId) : undefined,
-            page.beforeId ? lt(organizations.id, page.beforeId) : undefined,
-          ),
-        )
-        .orderBy(page.descending ? desc(organizations.id) : asc(organizations.id))
+        .where(and(inArray(organizations.id, ids), keysetRange(organizations.id, page)))
+        .orderBy(keysetOrder(organizations.id, page))
         .limit(page.limit);
     },
 
@@ -49,14 +43,8 @@ export function createTeamsStorage(pool: pg.Pool) {
       const rows = await db
         .select()
         .from(memberships)
-        .where(
-          and(
-            eq(memberships.organizationId, organizationId),
-            page.afterId ? gt(memberships.userId, page.afterId) : undefined,
-            page.beforeId ? lt(memberships.userId, page.beforeId) : undefined,
-          ),
-        )
-        .orderBy(page.descending ? desc(memberships.userId) : asc(memberships.userId))
+        .where(and(eq(memberships.organizationId, organizationId), keysetRange(memberships.userId, page)))
+        .orderBy(keysetOrder(memberships.userId, page))
         .limit(page.limit);
       return rows.map((row) => ({ ...row, id: row.userId }));
     },
@@ -75,11 +63,10 @@ export function createTeamsStorage(pool: pg.Pool) {
           and(
             eq(memberships.userId, userId),
             inArray(memberships.organizationId, organizationIds),
-            page.afterId ? gt(memberships.organizationId, page.afterId) : undefined,
-            page.beforeId ? lt(memberships.organizationId, page.beforeId) : undefined,
+            keysetRange(memberships.organizationId, page),
           ),
         )
-        .orderBy(page.descending ? desc(memberships.organizationId) : asc(memberships.organizationId))
+        .orderBy(keysetOrder(memberships.organizationId, page))
         .limit(page.limit);
       return rows.map((row) => ({ ...row, id: row.organizationId }));
     },
@@ -95,11 +82,10 @@ export function createTeamsStorage(pool: pg.Pool) {
             isNull(invitations.acceptedAt),
             isNull(invitations.revokedAt),
             gt(invitations.expiresAt, new Date()),
-            page.afterId ? gt(invitations.id, page.afterId) : undefined,
-            page.beforeId ? lt(invitations.id, page.beforeId) : undefined,
+            keysetRange(invitations.id, page),
           ),
         )
-        .orderBy(page.descending ? desc(invitations.id) : asc(invitations.id))
+        .orderBy(keysetOrder(invitations.id, page))
         .limit(page.limit);
     },
 
