@@ -6,9 +6,9 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver } from 'graphql-scalars';
-import { type Caller, hasRole, isMember, type Role } from './caller';
+import { hasRole, isMember, type Role } from './caller';
 import type { BaseContext } from './context';
-import { graphqlError } from './errors';
+import { refusal } from './errors';
 
 /** The schema types every subgraph shares; `TContext` is the subgraph's own context. */
 export interface SubgraphSchemaTypes<TContext extends BaseContext> {
@@ -28,13 +28,6 @@ export interface SubgraphSchemaTypes<TContext extends BaseContext> {
   DefaultFieldNullability: false;
   DefaultEdgesNullability: { list: false; items: false };
   DefaultNodeNullability: false;
-}
-
-/** UNAUTHENTICATED for an anonymous caller (signing in may help), FORBIDDEN otherwise. */
-export function refusal(caller: Caller, message = 'You are not allowed to do this.') {
-  return caller.kind === 'anonymous'
-    ? graphqlError('UNAUTHENTICATED', 'Sign in to do this.')
-    : graphqlError('FORBIDDEN', message);
 }
 
 /**

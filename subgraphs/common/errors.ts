@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { z } from 'zod';
+import type { Caller } from './caller';
 
 /** Codes of errors a user can fix, returned as data in `payload.userErrors`. */
 export const userErrorCodes = [
@@ -51,3 +52,10 @@ export function graphqlError(
 
 export const badUserInput = (message: string, argument?: string) =>
   graphqlError('BAD_USER_INPUT', message, argument ? { argument } : {});
+
+/** UNAUTHENTICATED for an anonymous caller (signing in may help), FORBIDDEN otherwise. */
+export function refusal(caller: Caller, message = 'You are not allowed to do this.') {
+  return caller.kind === 'anonymous'
+    ? graphqlError('UNAUTHENTICATED', 'Sign in to do this.')
+    : graphqlError('FORBIDDEN', message);
+}

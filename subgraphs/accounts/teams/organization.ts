@@ -1,4 +1,4 @@
-import { refusal } from '../../common/builder';
+import { refusal } from '../../common/errors';
 import { keysetConnection } from '../../common/pagination';
 import { builder } from '../builder';
 import { atLeast, viewerOrganizationIds, viewerRole } from './access';

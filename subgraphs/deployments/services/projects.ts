@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import type { ProjectRow } from '../../../db/deployments/schema';
-import { refusal } from '../../common/builder';
 import { hasRole, isMember } from '../../common/caller';
-import { type UserError, userError, userErrorsFromZod } from '../../common/errors';
+import { refusal, type UserError, userError, userErrorsFromZod } from '../../common/errors';
 import { displayName, isUniqueViolation, slug } from '../../common/validation';
 import type { DeploymentsContext } from '../context';
 

@@ -1,7 +1,6 @@
 import type { MembershipRow } from '../../../../db/accounts/schema';
-import { refusal } from '../../../common/builder';
 import type { Role } from '../../../common/caller';
-import { type UserError, userError } from '../../../common/errors';
+import { refusal, type UserError, userError } from '../../../common/errors';
 import type { AccountsContext } from '../../context';
 import { atLeast, withinReach } from '../access';
 
