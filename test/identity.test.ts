@@ -234,6 +234,22 @@ describe('sessions', () => {
     expect((await refresh('not a token')).userErrors).toMatchObject([{ field: ['input', 'refreshToken'] }]);
   });
 
+  it('records the device a session was opened from, as the client’s User-Agent', async () => {
+    const device = 'construct-cli/1.2.0 (linux x64)';
+    const { body } = await sut.query<{ signUp: Session }>(
+      `mutation ($input: SignUpInput!) { signUp(input: $input) { ${SESSION} } }`,
+      { input: { email: newEmail(), password: PASSWORD, name: 'Device Owner' } },
+      { 'user-agent': device, 'x-forwarded-for': newIp() },
+    );
+    const token = body.data!.signUp.accessToken!;
+    const list = await call<{ viewer: { sessions: { edges: { node: { userAgent: string | null } }[] } } }>(
+      '{ viewer { sessions(first: 10) { edges { node { userAgent } } } } }',
+      {},
+      { token },
+    );
+    expect(list.body.data!.viewer.sessions.edges.map((e) => e.node.userAgent)).toEqual([device]);
+  });
+
   it('lists only the viewer’s own active sessions, marks the current one, and revokes one of them', async () => {
     const email = newEmail();
     const here = await signUp({ email });

@@ -58,7 +58,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     graphiql: config.graphiql && { title: 'Construct', shouldPersistHeaders: false },
     context: async (request, req) => {
       const requestId = request.headers.get('x-request-id') ?? crypto.randomUUID();
-      return { requestId, caller: await authenticator!.authenticate(request, req, requestId) };
+      const userAgent = request.headers.get('user-agent')?.slice(0, 512) ?? undefined;
+      return { requestId, userAgent, caller: await authenticator!.authenticate(request, req, requestId) };
     },
     plugins: [useCsrfPrevention(), ...useRequestLimits(config), useSupergraph(manager)],
   });

@@ -5,7 +5,11 @@ import type {
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { Pool } from 'undici';
 import type { Caller } from '../../subgraphs/common/caller';
-import { CREDENTIAL_HEADER, type CredentialMinter } from '../../subgraphs/common/credential';
+import {
+  CREDENTIAL_HEADER,
+  type CredentialMinter,
+  USER_AGENT_HEADER,
+} from '../../subgraphs/common/credential';
 import type { Logger } from '../../subgraphs/common/logger';
 
 interface Exchange {
@@ -20,6 +24,8 @@ const READ_ONLY = /^\s*(?:query\b|\{)/;
 export interface GatewayRequestContext {
   requestId: string;
   caller: Caller;
+  /** The client's User-Agent, passed on for what subgraphs record (a session's device). */
+  userAgent?: string;
 }
 
 /**
@@ -65,8 +71,10 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
       const credential = await this.options.credentials.mint(options.context.caller, this.name);
       const body = JSON.stringify({ query, variables, operationName });
       const exchange = READ_ONLY.test(query ?? '')
-        ? this.shared(`${credential}\n${body}`, () => this.send(body, credential, requestId))
-        : this.send(body, credential, requestId);
+        ? this.shared(`${credential}\n${body}`, () =>
+            this.send(body, credential, requestId, options.context.userAgent),
+          )
+        : this.send(body, credential, requestId, options.context.userAgent);
       const { status, contentType, text } = await exchange;
       if (!contentType.includes('json')) {
         return this.failure(`answered HTTP ${status} without a GraphQL response`, requestId);
@@ -99,7 +107,12 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
     return exchange;
   }
 
-  private async send(body: string, credential: string, requestId: string | undefined): Promise<Exchange> {
+  private async send(
+    body: string,
+    credential: string,
+    requestId: string | undefined,
+    userAgent: string | undefined,
+  ): Promise<Exchange> {
     const response = await this.pool.request({
       path: this.path,
       method: 'POST',
@@ -108,6 +121,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
         accept: 'application/graphql-response+json, application/json',
         ...(requestId ? { 'x-request-id': requestId } : {}),
         [CREDENTIAL_HEADER]: credential,
+        ...(userAgent ? { [USER_AGENT_HEADER]: userAgent } : {}),
       },
       body,
       signal: AbortSignal.timeout(this.options.timeoutMs),

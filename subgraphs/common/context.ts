@@ -10,6 +10,8 @@ export interface BaseContext {
   logger: Logger;
   /** Who is calling, as the gateway vouched for it. */
   caller: Caller;
+  /** The client's User-Agent, as the gateway forwarded it. */
+  userAgent: string | undefined;
   /**
    * Pub/sub shared with the other processes (Redis when configured). Publishing
    * `caller-access-changed` here also reports the user in this response (see `accessChanged`).

@@ -8,6 +8,8 @@ import type { SigningKeyPair } from './keys';
  * private key, so a subgraph port that leaks answers nobody else, `_entities` included.
  */
 export const CREDENTIAL_HEADER = 'x-construct-credential';
+/** The client's User-Agent as the gateway saw it (subgraphs see only the gateway's own). */
+export const USER_AGENT_HEADER = 'x-forwarded-user-agent';
 const ISSUER = 'construct-gateway';
 const LIFETIME_SECONDS = 60;
 const CACHE_LIMIT = 10_000;

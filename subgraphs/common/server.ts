@@ -8,7 +8,7 @@ import { migrateDatabase } from '../../db/migrate';
 import type { Caller } from './caller';
 import type { SubgraphConfig } from './config';
 import type { BaseContext } from './context';
-import { CREDENTIAL_HEADER, CredentialVerifier } from './credential';
+import { CREDENTIAL_HEADER, CredentialVerifier, USER_AGENT_HEADER } from './credential';
 import type { SubgraphDefinition } from './definition';
 import { createServiceServer, requestIdOf, type ServiceServer } from './http-server';
 import { importPublicKey, loadOrCreateKeyPair } from './keys';
@@ -123,12 +123,13 @@ export async function startSubgraph(
   const runtime = await definition.setup({ pool, logger, events, config });
 
   const callers = new WeakMap<Request, Caller>();
-  const baseContext = (requestId: string, caller: Caller): BaseContext => {
+  const baseContext = (requestId: string, caller: Caller, userAgent: string | undefined): BaseContext => {
     const accessChanged = new Set<string>();
     return {
       requestId,
       logger: logger.child({ requestId }),
       caller,
+      userAgent,
       events: reporting(events, accessChanged),
       accessChanged,
     };
@@ -142,7 +143,11 @@ export async function startSubgraph(
     graphiql: false,
     context: (request) =>
       runtime.context(
-        baseContext(request.headers.get('x-request-id') ?? crypto.randomUUID(), callers.get(request)!),
+        baseContext(
+          request.headers.get('x-request-id') ?? crypto.randomUUID(),
+          callers.get(request)!,
+          request.headers.get(USER_AGENT_HEADER) ?? undefined,
+        ),
       ),
     plugins: [useGatewayCredential(verifier, callers), useAccessChangeReport()],
   });
@@ -190,7 +195,7 @@ export async function startSubgraph(
           document,
           operationName: params.operationName,
           variableValues: params.variables,
-          contextValue: await runtime.context(baseContext(requestId, ctx.extra.caller!)),
+          contextValue: await runtime.context(baseContext(requestId, ctx.extra.caller!, undefined)),
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies RootValue,
         };
       },

@@ -31,6 +31,12 @@ export interface IssuedSession {
   refreshTokenExpiresAt: Date;
 }
 
+/** Where a session was opened from: shown to its owner in their list of sessions. */
+export interface SessionClient {
+  ip: string | null;
+  userAgent: string | null;
+}
+
 export interface SessionLifetimes {
   /** The session's absolute lifetime. */
   sessionMs: number;
@@ -73,12 +79,12 @@ export function createIdentityStore(pool: pg.Pool) {
   async function openSession(
     tx: Executor,
     userId: string,
-    ip: string | null,
+    client: SessionClient,
     lifetimes: SessionLifetimes,
   ): Promise<IssuedSession> {
     const sessionId = newId('ses');
     const sessionExpiresAt = new Date(Date.now() + lifetimes.sessionMs);
-    await tx.insert(sessions).values({ id: sessionId, userId, ip, expiresAt: sessionExpiresAt });
+    await tx.insert(sessions).values({ id: sessionId, userId, ...client, expiresAt: sessionExpiresAt });
     const refresh = await insertRefreshToken(tx, sessionId, sessionExpiresAt, lifetimes);
     return {
       userId,
@@ -115,7 +121,7 @@ export function createIdentityStore(pool: pg.Pool) {
      * database's unique violation (`users_email_lower_key`) when the email is taken.
      */
     async createAccount(
-      values: { email: string; name: string; passwordHash: string; slugBase: string; ip: string | null },
+      values: { email: string; name: string; passwordHash: string; slugBase: string; client: SessionClient },
       lifetimes: SessionLifetimes,
     ): Promise<{ user: UserRow; organization: OrganizationRow; session: IssuedSession }> {
       return db.transaction(async (tx) => {
@@ -145,13 +151,13 @@ export function createIdentityStore(pool: pg.Pool) {
         await tx
           .insert(memberships)
           .values({ organizationId: organization.id, userId: user!.id, role: 'OWNER' });
-        const session = await openSession(tx, user!.id, values.ip, lifetimes);
+        const session = await openSession(tx, user!.id, values.client, lifetimes);
         return { user: user!, organization, session };
       });
     },
 
-    openSession: (userId: string, ip: string | null, lifetimes: SessionLifetimes) =>
-      openSession(db, userId, ip, lifetimes),
+    openSession: (userId: string, client: SessionClient, lifetimes: SessionLifetimes) =>
+      openSession(db, userId, client, lifetimes),
 
     /**
      * Rotates a refresh token: the presented one is marked used and a new one issued, in one

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { UserRow } from '../../../../db/accounts/schema';
 import type { UserError } from '../../../common/errors';
 import type { AccountsContext } from '../../context';
-import type { IssuedSession } from '../store';
+import type { IssuedSession, SessionClient } from '../store';
 
 /** An email address as typed: trimmed, bounded, well-formed (its case is kept; uniqueness ignores it). */
 export const emailAddress = z
@@ -16,6 +16,12 @@ export const emailKey = (email: string) => email.trim().toLowerCase();
 
 /** The caller's address as the gateway saw it (unknown callers share one bucket). */
 export const callerIp = (ctx: AccountsContext): string | null => ctx.caller.ip ?? null;
+
+/** Where a new session comes from, as its owner will see it in their list of sessions. */
+export const clientOf = (ctx: AccountsContext): SessionClient => ({
+  ip: callerIp(ctx),
+  userAgent: ctx.userAgent ?? null,
+});
 
 /**
  * Tells every gateway (and anything else caching access) that a user's sessions changed, so a

@@ -7,6 +7,7 @@ import { hashPassword, needsRehash, passwordProblem, verifyPassword } from '../p
 import { personalSlugBase } from '../slugs';
 import {
   callerIp,
+  clientOf,
   emailAddress,
   emailKey,
   refusedSession,
@@ -39,7 +40,7 @@ export async function signUp(
   const passwordHash = await hashPassword(password);
   try {
     const { user, session } = await ctx.identity.store.createAccount(
-      { email, name, passwordHash, slugBase: personalSlugBase(name, email), ip: callerIp(ctx) },
+      { email, name, passwordHash, slugBase: personalSlugBase(name, email), client: clientOf(ctx) },
       ctx.identity.lifetimes,
     );
     return sessionPayload(ctx, user, session);
@@ -106,6 +107,6 @@ export async function logIn(
     await ctx.identity.store.rehashPassword(user.id, passwordHash, await hashPassword(input.password));
   }
   await ctx.identity.rateLimits.reset('login-email', key);
-  const session = await ctx.identity.store.openSession(user.id, callerIp(ctx), ctx.identity.lifetimes);
+  const session = await ctx.identity.store.openSession(user.id, clientOf(ctx), ctx.identity.lifetimes);
   return sessionPayload(ctx, user, session);
 }
