@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { InvitationRow, MembershipRow } from '../../../../db/accounts/schema';
 import type { Role } from '../../../common/caller';
 import { type UserError, userError, userErrorsFromZod } from '../../../common/errors';
 import { isUniqueViolation } from '../../../common/validation';
 import type { AccountsContext } from '../../context';
+import { digest, looksLikeToken, randomToken } from '../../identity/secrets';
 import { noteOwnRoleChange, publishAccessChanged } from '../access';
 import { noSuchOrganization, requireReach, requireRole, signedInUserId } from './guard';
 
@@ -31,12 +31,6 @@ const inviteInput = z.object({
     .pipe(z.email('Enter a valid email address.')),
 });
 
-/** 256 random bits, base64url: 43 characters. */
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-
-/** Only the SHA-256 of a token is stored: a database leak gives away no working link. */
-export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
-
 /**
  * ADMIN or higher, for a role within the inviter's reach. Emails a single-use link valid 7 days;
  * a new invitation to the same address replaces the one still pending.
@@ -50,7 +44,7 @@ export async function inviteMember(
   if (!parsed.success) return { invitation: null, userErrors: userErrorsFromZod(parsed.error) };
   const { organizationId, email } = parsed.data;
   const { role } = input;
-  const token = randomBytes(32).toString('base64url');
+  const token = randomToken();
 
   const result = await ctx.teams.transaction(async (tx) => {
     const inviter = (await tx.lockMemberships(organizationId, [inviterId])).find(
@@ -81,7 +75,7 @@ export async function inviteMember(
       organizationId,
       email,
       role,
-      tokenHash: hashToken(token),
+      tokenHash: digest(token),
       invitedBy: inviterId,
       expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
     });
@@ -168,11 +162,11 @@ export async function acceptInvitation(
     userErrors: [userError(['input', 'token'], message, code)],
   });
   const token = input.token.trim();
-  if (!TOKEN.test(token)) return refused('This is not an invitation token.', 'INVALID');
+  if (!looksLikeToken(token)) return refused('This is not an invitation token.', 'INVALID');
 
   const alreadyMember = () => refused('You are already a member of this organization.', 'CONFLICT');
   const accept = ctx.teams.transaction(async (tx): Promise<AcceptInvitationPayload> => {
-    const invitation = await tx.invitationByTokenHashForUpdate(hashToken(token));
+    const invitation = await tx.invitationByTokenHashForUpdate(digest(token));
     if (!invitation) return refused('This invitation does not exist.', 'NOT_FOUND');
     if (invitation.acceptedAt) return refused('This invitation has already been used.', 'CONFLICT');
     if (invitation.revokedAt) return refused('This invitation was revoked.', 'CONFLICT');
