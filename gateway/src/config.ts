@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { readEnvironment } from '../../subgraphs/common/config';
+import { invalidEnvironment, readEnvironment } from '../../subgraphs/common/config';
 
 /** The gateway's environment and command line, read once. Every variable is in .env.example. */
 const env = z.object({
@@ -73,11 +73,7 @@ export interface GatewayConfig {
 export function loadGatewayConfig(argv = process.argv.slice(2), given = process.env): GatewayConfig {
   const environment = readEnvironment(given);
   const parsed = env.safeParse(environment);
-  if (!parsed.success) {
-    throw new Error(
-      `Invalid gateway environment:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
-    );
-  }
+  if (!parsed.success) throw invalidEnvironment('the gateway', parsed.error.issues);
   const e = parsed.data;
   const { values } = parseArgs({
     args: argv,
@@ -90,7 +86,9 @@ export function loadGatewayConfig(argv = process.argv.slice(2), given = process.
   });
   const development = e.NODE_ENV !== 'production';
   if (!development && !e.GATEWAY_PRIVATE_KEY) {
-    throw new Error('Invalid gateway environment:\n  GATEWAY_PRIVATE_KEY: required in production');
+    throw invalidEnvironment('the gateway', [
+      { path: ['GATEWAY_PRIVATE_KEY'], message: 'required in production' },
+    ]);
   }
   const subgraphUrls: Record<string, string> = {};
   for (const [key, value] of Object.entries(environment)) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { invalidEnvironment } from '../common/config';
 
 /** Accounts' own settings, read from the same environment as the kit's (see .env.example). */
 const schema = z.object({
@@ -49,15 +50,11 @@ export type AccountsConfig = z.infer<typeof schema>;
 
 export function loadAccountsConfig(env: NodeJS.ProcessEnv, production: boolean): AccountsConfig {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new Error(
-      `Invalid environment for subgraph accounts:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
-    );
-  }
+  if (!parsed.success) throw invalidEnvironment('subgraph accounts', parsed.error.issues);
   if (production) {
     for (const key of ['ACCESS_TOKEN_PRIVATE_KEY', 'ACCOUNTS_ENCRYPTION_KEY'] as const) {
       if (!parsed.data[key])
-        throw new Error(`Invalid environment for subgraph accounts:\n  ${key}: required in production`);
+        throw invalidEnvironment('subgraph accounts', [{ path: [key], message: 'required in production' }]);
     }
   }
   return parsed.data;

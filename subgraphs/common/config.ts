@@ -44,26 +44,30 @@ export type SubgraphConfig = z.infer<typeof schema> & {
   env: NodeJS.ProcessEnv;
 };
 
+/** An environment a process refuses to start with, naming each variable at fault. */
+export function invalidEnvironment(
+  scope: string,
+  problems: { path: PropertyKey[]; message: string }[],
+): Error {
+  const lines = problems.map((p) => `  ${p.path.map(String).join('.')}: ${p.message}`).join('\n');
+  return new Error(`Invalid environment for ${scope}:\n${lines}`);
+}
+
 export function loadSubgraphConfig(
   subgraph: string,
   environment: NodeJS.ProcessEnv = process.env,
 ): SubgraphConfig {
   const env = readEnvironment(environment);
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
-    throw new Error(`Invalid environment for subgraph ${subgraph}:\n${problems}`);
-  }
-  const own = env[`${subgraph.toUpperCase()}_DATABASE_URL`];
+  const scope = `subgraph ${subgraph}`;
+  if (!parsed.success) throw invalidEnvironment(scope, parsed.error.issues);
+  const ownKey = `${subgraph.toUpperCase()}_DATABASE_URL`;
+  const own = env[ownKey];
   if (own !== undefined && !z.url().safeParse(own).success) {
-    throw new Error(
-      `Invalid environment for subgraph ${subgraph}:\n  ${subgraph.toUpperCase()}_DATABASE_URL: Invalid URL`,
-    );
+    throw invalidEnvironment(scope, [{ path: [ownKey], message: 'Invalid URL' }]);
   }
   if (parsed.data.NODE_ENV === 'production' && !parsed.data.GATEWAY_PUBLIC_KEY) {
-    throw new Error(
-      `Invalid environment for subgraph ${subgraph}:\n  GATEWAY_PUBLIC_KEY: required in production`,
-    );
+    throw invalidEnvironment(scope, [{ path: ['GATEWAY_PUBLIC_KEY'], message: 'required in production' }]);
   }
   return { ...parsed.data, subgraphDatabaseUrl: own, env };
 }
