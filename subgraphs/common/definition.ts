@@ -19,8 +19,10 @@ export interface SubgraphResources {
 export interface SubgraphRuntime {
   /** Adds the subgraph's storage, loaders and services to the kit's per-request context. */
   context(base: BaseContext): BaseContext;
-  /** Public endpoints by path, served without a gateway credential. */
+  /** Public endpoints by path (or prefix, for keys ending in '/'), served without a gateway credential. */
   routes?: Record<string, Route>;
+  /** Runs once the server listens, with its port (to build URLs that point back at it). */
+  listening?(port: number): void;
   /** Runs at shutdown, after the server drained and before the pool closes. */
   close?(): Promise<void>;
 }

@@ -26,7 +26,10 @@ export interface ServiceServerOptions {
   maxBodyBytes: number;
   shutdownGraceMs: number;
   registry?: Registry;
-  /** Further public GET endpoints by exact path (a JWKS, a development mailbox). */
+  /**
+   * Further public endpoints by exact path (a JWKS, a development mailbox), or by prefix when the
+   * key ends in '/'. They answer any method and read their own request body.
+   */
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => unknown>;
 }
 
@@ -96,8 +99,22 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     });
   }
 
+  /** A route by exact path, or by prefix for keys ending in '/' (`/uploads/` serves `/uploads/upl_…`). */
+  function routeFor(path: string) {
+    const routes = options.routes ?? {};
+    if (Object.hasOwn(routes, path)) return routes[path];
+    const prefix = Object.keys(routes).find((key) => key.endsWith('/') && path.startsWith(key));
+    return prefix ? routes[prefix] : undefined;
+  }
+
   async function operational(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // Routes take any method and read their own body (an upload streams to disk, unbuffered).
+      const route = routeFor(path);
+      if (!route || draining) return false;
+      await route(req, res);
+      return true;
+    }
     switch (path) {
       case '/health':
         sendJson(res, 200, { status: 'ok' });
@@ -113,7 +130,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
         sendJson(res, 200, { service: options.name, version: options.version, node: process.version });
         return true;
       default: {
-        const route = options.routes?.[path];
+        const route = routeFor(path);
         if (!route) return false;
         await route(req, res);
         return true;

@@ -9,7 +9,31 @@ import { Redis } from 'ioredis';
 export type Topics = {
   /** A user's memberships or sessions changed: drop whatever access was cached for them. */
   'caller-access-changed': [userId: string];
+  /** A deployment's status, steps or production role changed; subscribers read it again. */
+  'deployment-updated': [deploymentId: string, change: DeploymentChange];
+  /** The same change, addressed to everyone following the project's deployments. */
+  'project-deployments-updated': [projectId: string, change: DeploymentChange];
+  /** Log lines just written for a deployment, in order (already stored: a subscriber can read back). */
+  'deployment-logs': [deploymentId: string, lines: LogLineMessage[]];
+  /** A running pipeline must stop: whichever process runs it kills its build. */
+  'deployment-canceled': [deploymentId: string];
+  /** What an edge host resolves to changed (promotion, rollback, a deployment stopped). */
+  'edge-routes-changed': [projectId: string];
 };
+
+export interface DeploymentChange {
+  id: string;
+  projectId: string;
+  status: string;
+}
+
+export interface LogLineMessage {
+  seq: number;
+  type: 'BUILD' | 'RUNTIME';
+  stream: 'STDOUT' | 'STDERR' | 'SYSTEM';
+  line: string;
+  createdAt: string;
+}
 
 export interface EventBus {
   pubsub: PubSub<Topics>;

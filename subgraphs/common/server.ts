@@ -214,6 +214,7 @@ export async function startSubgraph(
   });
 
   const boundPort = await service.listen(port, config.HOST);
+  runtime.listening?.(boundPort);
   const url = `http://127.0.0.1:${boundPort}/graphql`;
   logger.info({ url }, `${definition.name} subgraph ready`);
   return { name: definition.name, port: boundPort, url, service, logger, close: () => service.close() };
