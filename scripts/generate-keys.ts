@@ -21,5 +21,6 @@ const lines = {
   GATEWAY_PUBLIC_KEY: gateway.publicJwk,
   ACCESS_TOKEN_PRIVATE_KEY: accessToken.privateJwk,
   ACCOUNTS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  DEPLOYMENTS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
 };
 for (const [name, value] of Object.entries(lines)) console.log(`${name}='${value}'`);

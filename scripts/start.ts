@@ -126,5 +126,6 @@ console.log(`
 Construct is running.
   GraphQL + GraphiQL   http://localhost:${gatewayPort}/graphql
 ${subgraphNames.map((name) => `  ${name.padEnd(20)} http://localhost:${subgraphs[name].port}/graphql`).join('\n')}
+  Deployments (edge)   http://<project>.localhost:${process.env.EDGE_PORT ?? 4080}
 Press Ctrl-C to stop.
 `);

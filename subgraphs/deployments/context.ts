@@ -1,7 +1,15 @@
 import type { BaseContext } from '../common/context';
-import type { createDeploymentsLoaders, DeploymentsStorage } from './storage';
+import type { Encryptor } from '../common/encryption';
+import type { DeploymentsConfig } from './config';
+import type { DeploymentEngine } from './services/engine';
+import type { Uploads } from './services/uploads';
+import type { DeploymentsLoaders, DeploymentsStorage } from './storage';
 
 export interface DeploymentsContext extends BaseContext {
+  settings: DeploymentsConfig;
   storage: DeploymentsStorage;
-  loaders: ReturnType<typeof createDeploymentsLoaders>;
+  loaders: DeploymentsLoaders;
+  engine: DeploymentEngine;
+  encryptor: Encryptor;
+  uploads: Uploads;
 }

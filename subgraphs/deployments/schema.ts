@@ -1,7 +1,14 @@
 import { builder } from './builder';
 import './types/organization';
+import './types/user';
+import './types/enums';
+import './types/environment';
+import './types/deployment';
 import './types/project';
-import './types/create-project';
+import './types/project-mutations';
+import './types/environment-mutations';
+import './types/deployment-mutations';
+import './types/subscriptions';
 
 builder.queryType({ description: 'Read the graph.' });
 builder.mutationType({ description: 'Change the graph.' });

@@ -91,6 +91,8 @@ export async function createProjects(
     organizationId,
     slug,
     name: slug,
+    // Unique across organizations, as the edge needs it.
+    hostLabel: `${slug}-${i}${Math.random().toString(36).slice(2, 8)}`,
   }));
   await withDb(databases.deployments, (db) => db.insert(projects).values(rows));
   return rows.map(({ id, slug }) => ({ id, slug }));

@@ -31,15 +31,22 @@ export interface ChildSubgraph {
  */
 export async function spawnSubgraph(
   name: SubgraphName,
-  options: { databaseUrl: string; port?: number },
+  options: { databaseUrl: string; port?: number; env?: Record<string, string> },
 ): Promise<ChildSubgraph> {
+  // One runtime folder per subgraph process, kept across its restarts (as a server's disk is),
+  // and an edge on a free port so parallel test files never collide.
+  const env = {
+    RUNTIME_DIR: mkdtempSync(join(tmpdir(), 'construct-runtime-')),
+    EDGE_PORT: '0',
+    ...options.env,
+  };
   let child: ChildProcess;
   let exited: Promise<void>;
   let port = options.port ?? 0;
   let url = '';
 
   const start = async () => {
-    const started = startProcess(name, options.databaseUrl, port);
+    const started = startProcess(name, options.databaseUrl, port, env);
     child = started.child;
     exited = started.exited;
     url = await started.ready;
@@ -69,7 +76,7 @@ export async function spawnSubgraph(
   };
 }
 
-function startProcess(name: SubgraphName, databaseUrl: string, port: number) {
+function startProcess(name: SubgraphName, databaseUrl: string, port: number, env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start-subgraph.ts', name], {
     cwd: repositoryRoot,
     env: {
@@ -79,6 +86,7 @@ function startProcess(name: SubgraphName, databaseUrl: string, port: number) {
       HOST: '127.0.0.1',
       PORT: String(port),
       [`${name.toUpperCase()}_DATABASE_URL`]: databaseUrl,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { printSubgraphSchema } from '@apollo/subgraph';
@@ -67,6 +67,7 @@ export async function startTestSupergraph(
   const databases: TestDatabase[] = [];
   const databaseUrls = {} as Record<SubgraphName, string>;
   const running = {} as Record<SubgraphName, RunningSubgraph>;
+  const runtimeDir = subgraphEnv.RUNTIME_DIR ?? mkdtempSync(join(tmpdir(), 'construct-runtime-'));
   for (const name of subgraphNames) {
     const database = await createTestDatabase(name);
     databases.push(database);
@@ -76,6 +77,9 @@ export async function startTestSupergraph(
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',
       [`${name.toUpperCase()}_DATABASE_URL`]: database.url,
+      // Each supergraph builds in its own folder and serves its edge on a port of its own.
+      RUNTIME_DIR: runtimeDir,
+      EDGE_PORT: '0',
       ...subgraphEnv,
     });
     running[name] = await startSubgraph(await subgraphs[name].load(), config, 0);
@@ -114,6 +118,7 @@ export async function startTestSupergraph(
       await gateway.close();
       await Promise.all(Object.values(running).map((subgraph) => subgraph.close()));
       await Promise.all(databases.map((database) => database.drop()));
+      if (!subgraphEnv.RUNTIME_DIR) rmSync(runtimeDir, { recursive: true, force: true });
     },
   };
 }

@@ -3,3 +3,4 @@ import './organization';
 import './membership';
 import './invitation';
 import './mutations';
+import './project-by-slug';

@@ -1,7 +1,12 @@
-import type { ProjectRow } from '../../../db/deployments/schema';
+import type { DeploymentStatus, ProjectRow } from '../../../db/deployments/schema';
 import { keysetConnection } from '../../common/pagination';
 import { builder } from '../builder';
+import { redactSourceUrl } from '../runtime/source-validation';
+import { visibleDeployment } from '../services/deployments';
 import { visibleProject } from '../services/projects';
+import { DeploymentType } from './deployment';
+import { DeploymentStatusEnum, FrameworkEnum } from './enums';
+import { EnvironmentType } from './environment';
 import { OrganizationRef } from './organization';
 
 export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
@@ -13,7 +18,7 @@ export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
     id: t.exposeID('id', { description: 'Opaque, stable identifier (`prj_…`).' }),
     name: t.exposeString('name', { description: 'Display name.' }),
     slug: t.exposeString('slug', {
-      description: 'Handle, unique within the organization; part of the project’s URL.',
+      description: 'Handle, unique within the organization.',
     }),
     organization: t.field({
       type: OrganizationRef,
@@ -22,13 +27,113 @@ export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
       description: 'The organization that owns the project.',
       resolve: (project) => ({ id: project.organizationId }),
     }),
+    url: t.string({
+      description:
+        'The production URL: it serves the production deployment, and answers 404 until there is one.',
+      resolve: (project, _, ctx) => ctx.engine.projectUrl(project),
+    }),
+    sourceUrl: t.string({
+      nullable: true,
+      description:
+        'The git repository deployments are built from (credentials in it redacted); null for uploads only.',
+      resolve: (project) => (project.sourceUrl ? redactSourceUrl(project.sourceUrl) : null),
+    }),
+    productionBranch: t.exposeString('productionBranch', {
+      description: 'The branch that deploys to production; other refs deploy to preview.',
+    }),
+    rootDirectory: t.exposeString('rootDirectory', {
+      description: 'Where the app lives inside the repository; empty for its root.',
+    }),
+    framework: t.field({
+      type: FrameworkEnum,
+      nullable: true,
+      description: 'What the last build detected; null before the first build.',
+      resolve: (project) => project.framework as 'NODE' | 'STATIC' | null,
+    }),
+    installCommand: t.exposeString('installCommand', {
+      nullable: true,
+      description: 'Overrides the detected install command; null to detect (npm ci or npm install).',
+    }),
+    buildCommand: t.exposeString('buildCommand', {
+      nullable: true,
+      description:
+        'Overrides the detected build command; null to detect (npm run build, if there is a build script).',
+    }),
+    startCommand: t.exposeString('startCommand', {
+      nullable: true,
+      description:
+        'Overrides the detected start command; null to detect (npm start, or serve a static site).',
+    }),
+    healthcheckPath: t.exposeString('healthcheckPath', {
+      description: 'The path that must answer with a success status before a deployment is READY.',
+    }),
+    environments: t.field({
+      type: [EnvironmentType],
+      description: 'Its environments: production, preview, then custom ones.',
+      resolve: (project, _, ctx) => ctx.loaders.environmentsOfProject.load(project.id),
+    }),
+    productionDeployment: t.field({
+      type: DeploymentType,
+      nullable: true,
+      description: 'The deployment the production URL serves; null before the first production deployment.',
+      resolve: (project, _, ctx) =>
+        project.productionDeploymentId ? visibleDeployment(ctx, project.productionDeploymentId) : null,
+    }),
+    productionPinned: t.exposeBoolean('productionPinned', {
+      description:
+        'True after a rollback: new production deployments do not take over the production URL until one is promoted.',
+    }),
+    deployments: t.connection(
+      {
+        type: DeploymentType,
+        description: 'Its deployments, newest first.',
+        args: {
+          environment: t.arg.string({
+            required: false,
+            description: 'Only those of the environment with this name.',
+          }),
+          status: t.arg({
+            type: [DeploymentStatusEnum],
+            required: false,
+            description: 'Only those in one of these statuses.',
+          }),
+        },
+        resolve: async (project, args, ctx) => {
+          let environmentId: string | undefined;
+          if (args.environment) {
+            const environment = await ctx.storage.environmentByName(
+              project.id,
+              args.environment.trim().toLowerCase(),
+            );
+            if (!environment) return keysetConnection(args, async () => []);
+            environmentId = environment.id;
+          }
+          const statuses = (args.status ?? undefined) as DeploymentStatus[] | undefined;
+          return keysetConnection(args, (page) =>
+            ctx.storage.deploymentsOfProject(project.id, { environmentId, statuses }, page),
+          );
+        },
+      },
+      { name: 'DeploymentConnection', description: 'A page of deployments.' },
+      { name: 'DeploymentEdge', description: 'A deployment in a page of deployments.' },
+    ),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the project was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When its settings last changed.' }),
   }),
 });
 
 builder.asEntity(ProjectType, {
-  key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => visibleProject(ctx, ref.id),
+  // By ID, or by organization and slug: accounts' `projectBySlug` knows the organization's ID
+  // only from its slug, and hands this second key over.
+  key: [
+    builder.selection<{ id: string }>('id'),
+    builder.selection<{ organization: { id: string }; slug: string }>('organization { id } slug'),
+  ],
+  resolveReference: async (ref, ctx) => {
+    if ('id' in ref) return visibleProject(ctx, ref.id);
+    const project = await ctx.storage.projectBySlug(ref.organization.id, ref.slug);
+    return project && (await visibleProject(ctx, project.id));
+  },
 });
 
 OrganizationRef.implement({

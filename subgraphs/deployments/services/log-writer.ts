@@ -1,0 +1,105 @@
+import type { Logger } from '../../common/logger';
+import type { EventBus, LogLineMessage } from '../../common/pubsub';
+import type { LogSink } from '../runtime/runtime';
+import type { DeploymentsStorage } from '../storage';
+
+/** Lines kept per deployment; past it, one notice and then nothing (a runaway app cannot fill the disk). */
+export const MAX_LINES_PER_DEPLOYMENT = 50_000;
+const FLUSH_MS = 25;
+const FLUSH_LINES = 500;
+/** Shorter values would mask ordinary words ("true", "prod") all over the logs. */
+const MIN_MASKED_LENGTH = 6;
+export const MASK = '[masked]';
+
+export interface DeploymentLog {
+  sink: LogSink;
+  /** Writes what is buffered; resolves once it is stored and published. */
+  flush(): Promise<void>;
+}
+
+/** Replaces every occurrence of a secret value, longest first (a value may contain another). */
+export function masker(secrets: string[]): (line: string) => string {
+  const values = [...new Set(secrets.filter((value) => value.length >= MIN_MASKED_LENGTH))].sort(
+    (a, b) => b.length - a.length,
+  );
+  if (values.length === 0) return (line) => line;
+  return (line) => values.reduce((masked, value) => masked.replaceAll(value, MASK), line);
+}
+
+/**
+ * Stores a deployment's log lines in order, in batches, then publishes each batch: a
+ * subscriber that reads the stored lines and then follows the published ones misses none
+ * (it drops what it already read by `seq`). One writer per deployment per process.
+ */
+export function createLogWriter(storage: DeploymentsStorage, events: EventBus, logger: Logger) {
+  // Kept while a pipeline or an instance of the deployment may write: two writers of one
+  // deployment would hand out the same `seq`.
+  const open = new Map<string, Promise<DeploymentLog>>();
+
+  function openLog(deploymentId: string, secrets: string[]): Promise<DeploymentLog> {
+    const existing = open.get(deploymentId);
+    if (existing) return existing;
+    const log = createLog(deploymentId, secrets);
+    open.set(deploymentId, log);
+    log.catch(() => open.delete(deploymentId));
+    return log;
+  }
+
+  async function createLog(deploymentId: string, secrets: string[]): Promise<DeploymentLog> {
+    const mask = masker(secrets);
+    let seq = await storage.lastLogSeq(deploymentId);
+    let buffer: LogLineMessage[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    let writing = Promise.resolve();
+    let limitReached = seq >= MAX_LINES_PER_DEPLOYMENT;
+
+    const flush = (): Promise<void> => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      const batch = buffer;
+      buffer = [];
+      if (batch.length > 0) {
+        writing = writing
+          .then(async () => {
+            await storage.insertLogs(
+              batch.map((line) => ({ ...line, deploymentId, createdAt: new Date(line.createdAt) })),
+            );
+            events.pubsub.publish('deployment-logs', deploymentId, batch);
+          })
+          .catch((error) => logger.error({ err: error, deploymentId }, 'could not store deployment logs'));
+      }
+      return writing;
+    };
+
+    const push: LogSink = (type, stream, line) => {
+      if (limitReached) return;
+      if (seq + 1 >= MAX_LINES_PER_DEPLOYMENT) {
+        limitReached = true;
+        type = 'BUILD';
+        stream = 'SYSTEM';
+        line = `Log limit of ${MAX_LINES_PER_DEPLOYMENT} lines reached: later lines are not kept.`;
+      }
+      buffer.push({ seq: ++seq, type, stream, line: mask(line), createdAt: new Date().toISOString() });
+      if (buffer.length >= FLUSH_LINES) void flush();
+      else timer ??= setTimeout(() => void flush(), FLUSH_MS);
+    };
+
+    return { sink: push, flush };
+  }
+
+  return {
+    open: openLog,
+    /** Flushes and forgets the deployment's writer: nothing of it runs any more. */
+    async release(deploymentId: string): Promise<void> {
+      const log = open.get(deploymentId);
+      open.delete(deploymentId);
+      await (await log?.catch(() => undefined))?.flush();
+    },
+    async close(): Promise<void> {
+      await Promise.all([...open.values()].map((log) => log.then((l) => l.flush()).catch(() => {})));
+      open.clear();
+    },
+  };
+}
+
+export type LogWriter = ReturnType<typeof createLogWriter>;
