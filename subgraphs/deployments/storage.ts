@@ -141,6 +141,19 @@ function queries(db: Database) {
         .for('update');
       return row ?? null;
     },
+    /**
+     * Points production at the deployment if the project is not pinned and the deployment was
+     * created after the one production serves (compared in the database, to the microsecond).
+     */
+    async takeProductionIfNewest(projectId: string, deploymentId: string): Promise<void> {
+      await db.execute(sql`
+        UPDATE projects SET production_deployment_id = ${deploymentId}, updated_at = now()
+        WHERE id = ${projectId} AND NOT production_pinned AND (
+          production_deployment_id IS NULL OR
+          (SELECT created_at FROM deployments WHERE id = projects.production_deployment_id) <
+          (SELECT created_at FROM deployments WHERE id = ${deploymentId})
+        )`);
+    },
     async setProduction(projectId: string, deploymentId: string | null, pinned: boolean): Promise<void> {
       await db
         .update(projects)
@@ -155,12 +168,16 @@ function queries(db: Database) {
         .values(rows.map((row) => ({ id: newId('env'), ...row })))
         .returning();
     },
+    /** Production, preview, then custom ones by name. */
     async environmentsOfProjects(projectIds: readonly string[]): Promise<EnvironmentRow[]> {
       return db
         .select()
         .from(environments)
         .where(inArray(environments.projectId, [...projectIds]))
-        .orderBy(asc(environments.id));
+        .orderBy(
+          sql`CASE ${environments.kind} WHEN 'PRODUCTION' THEN 0 WHEN 'PREVIEW' THEN 1 ELSE 2 END`,
+          asc(environments.name),
+        );
     },
     async environmentsByIds(ids: readonly string[]): Promise<EnvironmentRow[]> {
       return db

@@ -71,6 +71,8 @@ export interface PipelineHooks {
    * reports, with `skipped`.
    */
   step<T>(step: Step, run: () => Promise<T>, options?: { skipped?: boolean }): Promise<T>;
+  /** Called once the source is fetched, with the commit it resolved to (null for an upload). */
+  sourceFetched?(commitSha: string | null): void;
 }
 
 export interface BuildSpec {

@@ -6,12 +6,12 @@ import type {
   ProjectRow,
 } from '../../../db/deployments/schema';
 import { newId } from '../../../db/ids';
-import { hasRole, isMember } from '../../common/caller';
+import { hasRole } from '../../common/caller';
 import { refusal, type UserError, userError, userErrorsFromZod } from '../../common/errors';
 import type { DeploymentsContext } from '../context';
 import { isSafeRef } from '../runtime/source-validation';
 import { environmentNamed, variablesOf } from './environments';
-import { deploymentId, projectForChange } from './projects';
+import { canSee, deploymentId, projectForChange } from './projects';
 
 export interface DeploymentPayload {
   deployment: DeploymentRow | null;
@@ -23,11 +23,11 @@ const failure = (field: string, message: string, code: UserError['code'] = 'INVA
   userErrors: [userError(['input', field], message, code)],
 });
 
-/** The deployment, if it exists and the caller belongs to its organization; null otherwise. */
+/** The deployment, if it exists and the caller can see its organization's projects; null otherwise. */
 export async function visibleDeployment(ctx: DeploymentsContext, id: string): Promise<DeploymentRow | null> {
   if (!deploymentId.safeParse(id).success) return null;
   const deployment = await ctx.loaders.deployment.load(id);
-  return deployment && isMember(ctx.caller, deployment.organizationId) ? deployment : null;
+  return deployment && canSee(ctx.caller, deployment.organizationId) ? deployment : null;
 }
 
 /** A deployment a mutation names, if the caller may act on it (MEMBER+); a userError if they cannot see it. */

@@ -282,7 +282,18 @@ export function createDeploymentEngine(options: EngineOptions) {
       Math.max(1000, leaseMs / 3),
     );
     const log = await logs.open(id, secretsOf(deployment));
-    const hooks: PipelineHooks = { signal, log: log.sink, step: recordingSteps(deployment) };
+    let commitRecorded: Promise<void> = Promise.resolve();
+    const hooks: PipelineHooks = {
+      signal,
+      log: log.sink,
+      step: recordingSteps(deployment),
+      // Recorded as soon as it is known: a build that fails later still says what it built.
+      sourceFetched: (commitSha) => {
+        commitRecorded = storage
+          .updateDeployment(id, { commitSha })
+          .catch((error) => logger.warn({ err: error, deploymentId: id }, 'could not record the commit'));
+      },
+    };
     let step: Step = 'SOURCE';
     const tracked: PipelineHooks = {
       ...hooks,
@@ -321,6 +332,7 @@ export function createDeploymentEngine(options: EngineOptions) {
         },
         tracked,
       );
+      await commitRecorded;
       const deploying = await storage.transition(id, ['BUILDING'], 'DEPLOYING', {
         build,
         commitSha: build.commitSha,
@@ -338,30 +350,42 @@ export function createDeploymentEngine(options: EngineOptions) {
         },
         tracked,
       );
-      instances.set(id, instance);
-      const ready = await tracked.step('ROUTE', async () => {
-        const row = await storage.transaction(async (tx) => {
-          const current = await tx.lockProject(project.id);
-          const row = await tx.transition(id, ['DEPLOYING'], 'READY', {
-            readyAt: new Date(),
-            leaseExpiresAt: null,
-          });
-          // The newest production build takes over the production URL, unless a rollback pinned it.
-          if (
-            row &&
-            current &&
-            environment.kind === 'PRODUCTION' &&
-            !current.productionPinned &&
-            (current.productionDeploymentId === null || current.productionDeploymentId < id)
-          ) {
-            await tx.setProduction(project.id, id, false);
-          }
-          return row;
+      // ROUTE is recorded by hand: READY, the production URL and the step's success commit
+      // together, so no reader sees a READY deployment whose pipeline is still running.
+      step = 'ROUTE';
+      // A visitor who reads READY before this code runs on finds this instance, not a second start.
+      starting.set(id, Promise.resolve(instance));
+      const routeStarted = new Date();
+      await storage.recordStep({
+        deploymentId: id,
+        step,
+        outcome: 'RUNNING',
+        startedAt: routeStarted,
+        finishedAt: null,
+      });
+      const ready = await storage.transaction(async (tx) => {
+        await tx.lockProject(project.id);
+        const row = await tx.transition(id, ['DEPLOYING'], 'READY', {
+          readyAt: new Date(),
+          leaseExpiresAt: null,
         });
-        if (!row) throw new Canceled();
-        routesChanged(project.id);
+        if (!row) return null;
+        // The newest production build takes over the production URL, unless a rollback pinned it.
+        if (environment.kind === 'PRODUCTION') await tx.takeProductionIfNewest(project.id, id);
+        await tx.recordStep({
+          deploymentId: id,
+          step: 'ROUTE',
+          outcome: 'SUCCEEDED',
+          startedAt: routeStarted,
+          finishedAt: new Date(),
+        });
         return row;
       });
+      if (!ready) throw new Canceled();
+      // Served from now on, not before: the edge answers for READY deployments only.
+      instances.set(id, instance);
+      starting.delete(id);
+      routesChanged(project.id);
       log.sink('BUILD', 'SYSTEM', `Ready at ${edgeUrl(deploymentLabel(id), address())}`);
       published(ready);
     } catch (error) {
@@ -375,6 +399,7 @@ export function createDeploymentEngine(options: EngineOptions) {
   async function failed(deployment: DeploymentRow, error: unknown, step: Step, signal: AbortSignal) {
     const id = deployment.id;
     instances.delete(id);
+    starting.delete(id);
     if (signal.reason instanceof ShuttingDown) {
       // Left BUILDING with this node as runner: the next start of this node starts it over.
       await runtime.stop(id).catch(() => {});
@@ -391,12 +416,16 @@ export function createDeploymentEngine(options: EngineOptions) {
       published(row);
       return;
     }
+    const tooLarge = (reason as NodeJS.ErrnoException | undefined)?.code === 'E2BIG';
     const message =
       reason instanceof StepFailure
         ? reason.message
-        : `The deployment failed because of an internal error during ${step.toLowerCase()}. Try again; if it keeps failing, contact support.`;
-    if (!(reason instanceof StepFailure))
+        : tooLarge
+          ? 'The environment’s variables are too large for the operating system to start a process with. Remove or shorten some, then redeploy.'
+          : `The deployment failed because of an internal error during ${step.toLowerCase()}. Try again; if it keeps failing, contact support.`;
+    if (!(reason instanceof StepFailure) && !tooLarge) {
       logger.error({ err: reason, deploymentId: id, step }, 'pipeline failed');
+    }
     await runtime.stop(id).catch(() => {});
     const row = await storage.transition(id, ['BUILDING', 'DEPLOYING'], 'ERROR', {
       errorMessage: message,
@@ -473,8 +502,8 @@ export function createDeploymentEngine(options: EngineOptions) {
       instances.delete(row.id);
       const message = `The app crashed ${event.restarts + 1} times in a row and is not restarted again. Redeploy to try again.`;
       await systemLine(row, message, 'RUNTIME');
-      await storage.updateDeployment(row.id, { errorMessage: message });
-      published(await storage.deployment(row.id));
+      // CRASHED for good: the edge answers 503 and does not start it again.
+      published(await storage.transition(row.id, ['READY', 'CRASHED'], 'CRASHED', { errorMessage: message }));
       await logs.release(row.id);
     }
     routesChanged(row.projectId);

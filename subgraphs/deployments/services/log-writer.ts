@@ -19,7 +19,9 @@ export interface DeploymentLog {
 
 /** Replaces every occurrence of a secret value, longest first (a value may contain another). */
 export function masker(secrets: string[]): (line: string) => string {
-  const values = [...new Set(secrets.filter((value) => value.length >= MIN_MASKED_LENGTH))].sort(
+  // Logs come a line at a time: a multi-line secret (a PEM key) is masked line by line.
+  const pieces = secrets.flatMap((value) => [value, ...value.split(/\r?\n/)]);
+  const values = [...new Set(pieces.filter((value) => value.length >= MIN_MASKED_LENGTH))].sort(
     (a, b) => b.length - a.length,
   );
   if (values.length === 0) return (line) => line;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ProjectRow } from '../../../db/deployments/schema';
-import { hasRole, isMember } from '../../common/caller';
+import { type Caller, hasRole } from '../../common/caller';
 import { refusal, type UserError, userError, userErrorsFromZod } from '../../common/errors';
 import { displayName, isUniqueViolation, slug } from '../../common/validation';
 import type { DeploymentsContext } from '../context';
@@ -77,10 +77,18 @@ export interface ProjectPayload {
 const noSuchProject = (field = 'projectId'): UserError =>
   userError(['input', field], 'No such project.', 'NOT_FOUND');
 
-/** The project, if it exists and the caller belongs to its organization; null otherwise (no hint which). */
+/**
+ * Whether the caller may read an organization's projects and deployments: any role from VIEWER
+ * up. BILLING members see the organization (accounts) but none of its projects.
+ */
+export function canSee(caller: Caller, organizationId: string): boolean {
+  return hasRole(caller, organizationId, 'VIEWER');
+}
+
+/** The project, if it exists and the caller can see its organization's projects; null otherwise (no hint which). */
 export async function visibleProject(ctx: DeploymentsContext, id: string): Promise<ProjectRow | null> {
   const project = await ctx.loaders.project.load(id);
-  return project && isMember(ctx.caller, project.organizationId) ? project : null;
+  return project && canSee(ctx.caller, project.organizationId) ? project : null;
 }
 
 /**
@@ -126,8 +134,8 @@ export async function createProject(ctx: DeploymentsContext, input: unknown): Pr
     .safeParse(input);
   if (!parsed.success) return { project: null, userErrors: userErrorsFromZod(parsed.error) };
   const { organizationId } = parsed.data;
-  if (!isMember(ctx.caller, organizationId)) {
-    // Not a member: the same answer as for an organization that does not exist.
+  if (!canSee(ctx.caller, organizationId)) {
+    // Not a member (or BILLING only): the same answer as for an organization that does not exist.
     return {
       project: null,
       userErrors: [userError(['input', 'organizationId'], 'No such organization.', 'NOT_FOUND')],

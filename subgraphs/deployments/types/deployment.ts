@@ -1,9 +1,9 @@
 import type { DeploymentRow } from '../../../db/deployments/schema';
-import { isMember } from '../../common/caller';
 import { keysetConnection } from '../../common/pagination';
 import { builder } from '../builder';
 import { steps } from '../runtime/runtime';
 import { visibleDeployment } from '../services/deployments';
+import { canSee } from '../services/projects';
 import { LogLineType, logConnection } from './deployment-log';
 import {
   DeploymentStatusEnum,
@@ -51,7 +51,7 @@ DeploymentType.implement({
   description: 'One build of a project’s code, and the app it runs once READY, at its own URL.',
   // Whatever path returns a deployment (root field, nested, `_entities`, a subscription), only
   // members of its organization see it.
-  authScopes: (deployment) => ({ member: deployment.organizationId }),
+  authScopes: (deployment) => ({ role: { organizationId: deployment.organizationId, atLeast: 'VIEWER' } }),
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Opaque, stable identifier (`dpl_…`).' }),
     environment: t.field({
@@ -173,7 +173,7 @@ UserRef.implement({
         resolve: (user, args, ctx) => {
           const organizations =
             ctx.caller.kind === 'user'
-              ? Object.keys(ctx.caller.memberships).filter((id) => isMember(ctx.caller, id))
+              ? Object.keys(ctx.caller.memberships).filter((id) => canSee(ctx.caller, id))
               : [];
           return keysetConnection(args, (page) =>
             ctx.storage.deploymentsOfCreator(user.id, organizations, page),

@@ -13,7 +13,7 @@ export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
   description: 'An application deployed from one source, with its environments and deployments.',
   // Defence in depth: whatever path returns a project (a root field, a nested field, the
   // gateway's `_entities`), only members of its organization see it.
-  authScopes: (project) => ({ member: project.organizationId }),
+  authScopes: (project) => ({ role: { organizationId: project.organizationId, atLeast: 'VIEWER' } }),
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Opaque, stable identifier (`prj_…`).' }),
     name: t.exposeString('name', { description: 'Display name.' }),
@@ -145,8 +145,8 @@ OrganizationRef.implement({
         type: ProjectType,
         // Added to an accounts type: nullable so a deployments outage leaves the organization readable.
         nullable: true,
-        authScopes: (organization) => ({ member: organization.id }),
-        description: 'The organization’s projects, oldest first (members only).',
+        authScopes: (organization) => ({ role: { organizationId: organization.id, atLeast: 'VIEWER' } }),
+        description: 'The organization’s projects, oldest first (members from VIEWER up; not BILLING).',
         resolve: (organization, args, ctx) =>
           keysetConnection(args, (page) => ctx.storage.projectsOfOrganization(organization.id, page)),
       },

@@ -2,7 +2,12 @@ import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { type ExitStatus, formatDuration } from './processes';
 
-const POLL_INTERVAL_MS = 100;
+/**
+ * Apps usually listen within a second: ask often at first (a deploy should not wait 100 ms for
+ * nothing), then less and less often for one that takes its time.
+ */
+const FIRST_POLL_MS = 20;
+const MAX_POLL_MS = 250;
 const PROBE_TIMEOUT_MS = 2000;
 const HOST = '127.0.0.1';
 
@@ -81,6 +86,7 @@ async function poll<T>(
     exit = status;
   });
   const deadline = Date.now() + options.timeoutMs;
+  let interval = FIRST_POLL_MS;
   for (;;) {
     options.signal.throwIfAborted();
     if (exit) return { kind: 'exited', status: exit };
@@ -90,7 +96,8 @@ async function poll<T>(
     if (exit) return { kind: 'exited', status: exit };
     const remaining = deadline - Date.now();
     if (remaining <= 0) return timedOut;
-    await Promise.race([delay(Math.min(POLL_INTERVAL_MS, remaining), options.signal), options.exited]);
+    await Promise.race([delay(Math.min(interval, remaining), options.signal), options.exited]);
+    interval = Math.min(interval * 1.5, MAX_POLL_MS);
   }
 }
 

@@ -171,6 +171,7 @@ export class LocalRuntime implements Runtime {
         }
         return { commitSha, appDir: await resolveAppDirectory(paths.source, spec.rootDirectory) };
       });
+      hooks.sourceFetched?.(commitSha);
 
       let plan: AppPlan;
       try {
@@ -357,6 +358,7 @@ export class LocalRuntime implements Runtime {
     return {
       signal: hooks.signal,
       step: (step, run, options) => hooks.step(step, run, options),
+      sourceFetched: (commitSha) => hooks.sourceFetched?.(commitSha),
       log: (type, stream, line) => {
         try {
           hooks.log(type, stream, line);
