@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { findFreePort } from '../subgraphs/deployments/runtime/local/healthcheck';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { processesMatching } from './support/deployments';
 import { DEPLOYMENT_FIELDS, type DeploymentState, edgeGet } from './support/edge';
 import { createOrganization, createUser, type TestUser } from './support/factories';
 import { createGitRepository, type GitRepository } from './support/git-fixtures';
@@ -39,7 +39,7 @@ beforeAll(async () => {
     // A fixed edge port, as a server has: URLs handed out before the restart still work after it.
     spawnSubgraph('deployments', {
       databaseUrl: deploymentsDb.url,
-      env: { EDGE_PORT: String(await freePort()) },
+      env: { EDGE_PORT: String(await findFreePort()) },
     }),
   ]);
   gateway = await startTestGateway(
@@ -80,15 +80,6 @@ async function waitFor(id: string, done: (d: DeploymentState) => boolean, timeou
     if (done(current)) return current;
     if (Date.now() > deadline) throw new Error(`deployment still ${current.status}`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Processes whose command line contains `marker`, other than this check itself. */
-function processesMatching(marker: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
   }
 }
 
@@ -158,15 +149,4 @@ async function organizationSlug(): Promise<string> {
     viewerOrganizations: { edges: { node: { id: string; slug: string } }[] };
   }>('{ viewerOrganizations(first: 10) { edges { node { id slug } } } }');
   return viewerOrganizations.edges.find((edge) => edge.node.id === organizationId)!.node.slug;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

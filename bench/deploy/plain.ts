@@ -14,8 +14,8 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { findFreePort } from '../../subgraphs/deployments/runtime/local/healthcheck';
 import { pollUntil } from './probe';
 
 export interface PlainPhases {
@@ -110,7 +110,7 @@ export async function plainDeploy(options: PlainOptions): Promise<PlainRun> {
     await run('/bin/sh', ['-c', 'npm run build'], { cwd: source, env: { ...env, CI: '1' } });
     const built = performance.now();
 
-    const port = await freePort();
+    const port = await findFreePort();
     app = spawnGroup('/bin/sh', ['-c', 'npm start'], {
       cwd: source,
       env: { ...env, NODE_ENV: 'production', PORT: String(port) },
@@ -202,17 +202,4 @@ async function run(file: string, args: string[], options: { cwd: string; env: Re
   const group = spawnGroup(file, args, options);
   const exit = await group.closed;
   if (exit !== 'code 0') throw new Error(`${[file, ...args].join(' ')} failed (${exit}):\n${group.tail()}`);
-}
-
-/** A free port, asked as the runtime asks (no host: free on every interface the app may bind). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject()));
-    });
-  });
 }

@@ -1,12 +1,11 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { DEPLOYMENT_FIELDS, type DeploymentState, waitForDeployment } from './edge';
 import type { TestUser } from './factories';
-import { createGitRepository, type GitRepository, type GitRepositoryOptions } from './git-fixtures';
+import { createGitRepository, type GitRepository, type GitRepositoryOptions, git } from './git-fixtures';
 import type { GraphQLResponse, TestSupergraph } from './supergraph';
 
 /**
@@ -14,8 +13,6 @@ import type { GraphQLResponse, TestSupergraph } from './supergraph';
  * organization: create projects, deploy, read logs, set variables. Each helper that is not
  * the subject of a test asserts it succeeded, so a broken precondition fails where it broke.
  */
-
-const run = promisify(execFile);
 
 export interface UserErrorResult {
   field: string[];
@@ -231,27 +228,6 @@ export function repositories() {
   };
 }
 
-/** Git in a fixture repository, without the developer's own configuration (as git-fixtures runs it). */
-export async function git(cwd: string, args: string[]): Promise<string> {
-  const { stdout } = await run(
-    'git',
-    [
-      '-c',
-      'user.name=Construct Tests',
-      '-c',
-      'user.email=tests@construct.invalid',
-      '-c',
-      'commit.gpgsign=false',
-      ...args,
-    ],
-    {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: cwd, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
-    },
-  );
-  return stdout;
-}
-
 /** Commits a symbolic link `path` → `target` on the repository's current branch; returns the new commit. */
 export async function commitSymlink(
   repository: GitRepository,
@@ -286,38 +262,7 @@ export async function commitBranch(
   return sha;
 }
 
-export interface EdgeAnswer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** Like edgeGet, with the response headers (content types, caching) too. */
-export function edgeRequest(baseUrl: string, path = '/'): Promise<EdgeAnswer> {
-  const url = new URL(path, baseUrl);
-  return new Promise((resolve, reject) => {
-    const request = http.get(
-      {
-        host: '127.0.0.1',
-        port: url.port,
-        path: url.pathname + url.search,
-        headers: { host: url.host },
-        agent: false,
-      },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk) => {
-          body += chunk;
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
-        );
-      },
-    );
-    request.on('error', reject);
-  });
-}
+export { type EdgeResponse as EdgeAnswer, edgeGet as edgeRequest } from './edge';
 
 /** The pids of processes whose command line contains `marker` (pgrep -f), none of them this test's own. */
 export function processesMatching(marker: string): number[] {

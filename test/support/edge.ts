@@ -3,6 +3,7 @@ import type { TestSupergraph } from './supergraph';
 
 export interface EdgeResponse {
   status: number;
+  headers: http.IncomingHttpHeaders;
   body: string;
   /** The deployment that answered (`x-construct-deployment-id`), if any. */
   deploymentId: string | undefined;
@@ -33,6 +34,7 @@ export function edgeGet(baseUrl: string, path = '/'): Promise<EdgeResponse> {
         response.on('end', () =>
           resolve({
             status: response.statusCode ?? 0,
+            headers: response.headers,
             body,
             deploymentId: response.headers['x-construct-deployment-id'] as string | undefined,
           }),

@@ -74,7 +74,7 @@ async function commit(path: string, message: string): Promise<string> {
 }
 
 /** Git as a test machine has it, minus the developer's own configuration (signing, hooks, name). */
-async function git(cwd: string, args: string[]): Promise<string> {
+export async function git(cwd: string, args: string[]): Promise<string> {
   const { stdout } = await run(
     'git',
     [

@@ -74,6 +74,12 @@ export interface ProjectPayload {
   userErrors: UserError[];
 }
 
+const slugTaken = userError(
+  ['input', 'slug'],
+  'This organization already has a project with this slug.',
+  'TAKEN',
+);
+
 const noSuchProject = (field = 'projectId'): UserError =>
   userError(['input', field], 'No such project.', 'NOT_FOUND');
 
@@ -171,12 +177,7 @@ export async function createProject(ctx: DeploymentsContext, input: unknown): Pr
       return { project, userErrors: [] };
     } catch (error) {
       if (isUniqueViolation(error, 'projects_organization_slug_key')) {
-        return {
-          project: null,
-          userErrors: [
-            userError(['input', 'slug'], 'This organization already has a project with this slug.', 'TAKEN'),
-          ],
-        };
+        return { project: null, userErrors: [slugTaken] };
       }
       // Another project took the label between our check and our insert: pick again.
       if (isUniqueViolation(error, 'projects_host_label_key') && tries < 3) continue;
@@ -209,12 +210,7 @@ export async function updateProject(ctx: DeploymentsContext, input: unknown): Pr
     return { project, userErrors: [] };
   } catch (error) {
     if (isUniqueViolation(error, 'projects_organization_slug_key')) {
-      return {
-        project: null,
-        userErrors: [
-          userError(['input', 'slug'], 'This organization already has a project with this slug.', 'TAKEN'),
-        ],
-      };
+      return { project: null, userErrors: [slugTaken] };
     }
     throw error;
   }
