@@ -12,9 +12,12 @@ import type { GatewayConfig } from './config';
 import type { GatewayRequestContext } from './datasource';
 import { useCsrfPrevention, useRequestLimits, useSupergraph } from './plugins';
 import { SupergraphManager, type SupergraphSource } from './supergraph-manager';
+import { serveWebSockets } from './websocket';
 
 export interface Gateway {
   service: ServiceServer;
+  /** WebSocket clients connected now. */
+  readonly webSocketCount: number;
   manager: SupergraphManager;
   logger: Logger;
   /** Listens on the configured port (or the one given) and resolves with the bound port. */
@@ -79,7 +82,29 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       ...(config.redisUrl ? [{ name: 'redis', check: () => events.check() }] : []),
     ],
   });
+  const sockets = serveWebSockets({
+    server: service.server,
+    yoga,
+    authenticator,
+    logger,
+    maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+    maxPayloadBytes: config.maxBodyBytes,
+    keepAliveMs: config.wsKeepAliveMs,
+  });
+  // Streams outlive the request that authenticated them: when a user's access changes, their
+  // sockets and subscriptions are checked again (a revoked session ends them).
+  authenticator.onAccessChanged((userIds) => {
+    void sockets.accessChanged(userIds);
+    void manager.current.subscriptions
+      .refresh(userIds, (caller) => authenticator!.currentCaller(caller))
+      .catch((error) => logger.warn({ err: error }, 'could not re-check subscriptions'));
+  });
+  service.onDrain(() => {
+    manager.current.subscriptions.endAll('The gateway is shutting down; subscribe again.', 'SHUTTING_DOWN');
+    sockets.drain();
+  });
   service.onClose(async () => {
+    await sockets.close();
     authenticator?.close();
     await manager.close();
     await events.close();
@@ -87,6 +112,9 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
 
   return {
     service,
+    get webSocketCount() {
+      return sockets.connectionCount;
+    },
     manager,
     logger,
     listen: (port = config.port) => service.listen(port, config.host),

@@ -31,6 +31,7 @@ export class Authenticator {
   private jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   private readonly access = new Map<string, { value: CallerAccess; userId: string; expiresAt: number }>();
   private readonly unsubscribe: () => void;
+  private readonly listeners: ((userIds: string[]) => void)[] = [];
 
   constructor(
     private readonly config: GatewayConfig,
@@ -69,6 +70,26 @@ export class Authenticator {
   forget(userIds: string[]) {
     const users = new Set(userIds);
     for (const [sessionId, entry] of this.access) if (users.has(entry.userId)) this.access.delete(sessionId);
+    for (const listener of this.listeners) listener(userIds);
+  }
+
+  /** Runs after the access of these users changed (long-lived subscriptions re-check theirs). */
+  onAccessChanged(listener: (userIds: string[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * The caller as accounts sees them now: new memberships, or null when the session has ended.
+   * For streams that outlive the request that authenticated them.
+   */
+  async currentCaller(caller: Caller, requestId: string = crypto.randomUUID()): Promise<Caller | null> {
+    if (caller.kind !== 'user') return caller;
+    const access = await this.callerAccess(caller.userId, caller.sessionId, caller.ip, requestId);
+    if (!access.active) return null;
+    return {
+      ...caller,
+      memberships: Object.fromEntries(access.memberships.map((m) => [m.organizationId, m.role])),
+    };
   }
 
   close() {

@@ -39,6 +39,10 @@ const env = z.object({
   ACCESS_TOKEN_AUDIENCE: z.string().default('construct'),
   /** How long a user's memberships and session state are trusted before asking accounts again. */
   CALLER_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Subscriptions one WebSocket may hold at once. */
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** How often the gateway pings WebSocket clients; one that misses a pong is disconnected. */
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(1_000).default(12_000),
   /** Take the client address from X-Forwarded-For (behind a load balancer you run). */
   TRUST_PROXY: z.stringbool().default(false),
   REDIS_URL: z.url().optional(),
@@ -66,6 +70,8 @@ export interface GatewayConfig {
   jwksUrl: string | undefined;
   accessToken: { issuer: string; audience: string };
   callerCacheMs: number;
+  maxSubscriptionsPerConnection: number;
+  wsKeepAliveMs: number;
   trustProxy: boolean;
   redisUrl: string | undefined;
 }
@@ -122,6 +128,8 @@ export function loadGatewayConfig(argv = process.argv.slice(2), given = process.
     jwksUrl: e.JWKS_URL,
     accessToken: { issuer: e.ACCESS_TOKEN_ISSUER, audience: e.ACCESS_TOKEN_AUDIENCE },
     callerCacheMs: e.CALLER_CACHE_MS,
+    maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    wsKeepAliveMs: e.WS_KEEPALIVE_MS,
     trustProxy: e.TRUST_PROXY,
     redisUrl: e.REDIS_URL,
   };

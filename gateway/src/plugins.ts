@@ -5,7 +5,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { GatewayConfig } from './config';
 import type { SupergraphManager } from './supergraph-manager';
 
-/** Serves the manager's current supergraph and executes operations through its query planner. */
+/** Serves the manager's current supergraph and runs operations (subscriptions too) through its query planner. */
 export function useSupergraph(manager: SupergraphManager): Plugin {
   return {
     onPluginInit({ setSchema }) {
@@ -14,6 +14,9 @@ export function useSupergraph(manager: SupergraphManager): Plugin {
     },
     onExecute({ args, setExecuteFn }) {
       setExecuteFn((executionArgs) => manager.forSchema(args.schema).execute(executionArgs));
+    },
+    onSubscribe({ args, setSubscribeFn }) {
+      setSubscribeFn((subscribeArgs) => manager.forSchema(args.schema).subscribe(subscribeArgs));
     },
   };
 }

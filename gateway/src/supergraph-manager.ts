@@ -71,6 +71,9 @@ export class SupergraphManager {
     this.loaded = next;
     this.bySchema.set(next.schema, next);
     for (const listener of this.listeners) listener(next);
+    // Subscriptions were planned against the old schema: they end now, saying why, and clients
+    // subscribe again against the new one.
+    previous?.subscriptions.endAll('The schema changed; subscribe again.', 'SCHEMA_RELOADED');
     if (previous) setTimeout(() => void previous.close(), 60_000).unref();
   }
 

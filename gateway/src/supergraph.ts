@@ -11,11 +11,13 @@ import {
   type GraphQLSchema,
   getOperationAST,
   getVariableValues,
+  print,
 } from 'graphql';
 
 import type { CredentialMinter } from '../../subgraphs/common/credential';
 import type { Logger } from '../../subgraphs/common/logger';
 import { type GatewayRequestContext, SubgraphDataSource } from './datasource';
+import { SubscriptionHub } from './subscriptions';
 
 interface PlannedOperation {
   plan: QueryPlan;
@@ -40,6 +42,8 @@ export interface SupergraphOptions {
 export class LoadedSupergraph {
   readonly schema: GraphQLSchema;
   readonly dataSources: SubgraphDataSource[];
+  /** Subscriptions running on this supergraph (they end when it is replaced). */
+  readonly subscriptions: SubscriptionHub;
   private readonly supergraphSchema: GraphQLSchema;
   private readonly apiSchema: Schema;
   private readonly planner: QueryPlanner;
@@ -65,13 +69,23 @@ export class LoadedSupergraph {
         }),
     );
     this.serviceMap = Object.fromEntries(this.dataSources.map((source) => [source.name, source]));
+    this.subscriptions = new SubscriptionHub({
+      logger: options.logger,
+      credentials: options.credentials,
+      supergraphSchema: this.supergraphSchema,
+      apiSchema: this.apiSchema,
+      serviceMap: this.serviceMap,
+      dataSources: this.dataSources,
+    });
   }
 
-  async execute(args: ExecutionArgs): Promise<ExecutionResult> {
-    const operationName = args.operationName ?? undefined;
+  /** The operation's plan and variables, or the errors that stop it before any fetch. */
+  private prepare(
+    args: ExecutionArgs,
+  ): { planned: PlannedOperation; variables: Record<string, unknown> } | ExecutionResult {
     let planned: PlannedOperation;
     try {
-      planned = this.plan(args.document, operationName);
+      planned = this.plan(args.document, args.operationName ?? undefined);
     } catch (error) {
       if (error instanceof GraphQLError) return { errors: [error] };
       throw error;
@@ -96,6 +110,32 @@ export class LoadedSupergraph {
         ),
       };
     }
+    return { planned, variables };
+  }
+
+  /** Runs a subscription: one stream from the owning subgraph, completed by the rest of the plan per event. */
+  async subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    const prepared = this.prepare(args);
+    if (!('planned' in prepared)) return prepared;
+    const { planned, variables } = prepared;
+    const node = planned.plan.node;
+    if (node?.kind !== 'Subscription') return this.execute(args);
+    return this.subscriptions.subscribe({
+      operationKey: `${args.operationName ?? ''}\u0000${print(args.document)}`,
+      plan: planned.plan as QueryPlan & { node: typeof node },
+      operationContext: planned.operationContext,
+      document: args.document,
+      variables,
+      operationName: args.operationName ?? undefined,
+      context: args.contextValue as GatewayRequestContext,
+    });
+  }
+
+  async execute(args: ExecutionArgs): Promise<ExecutionResult> {
+    const operationName = args.operationName ?? undefined;
+    const prepared = this.prepare(args);
+    if (!('planned' in prepared)) return prepared;
+    const { planned, variables } = prepared;
     const context = args.contextValue as GatewayRequestContext & { logger?: Logger };
     const requestContext = {
       request: { query: undefined, operationName, variables },
@@ -149,6 +189,7 @@ export class LoadedSupergraph {
   }
 
   async close(): Promise<void> {
+    this.subscriptions.endAll('The gateway is shutting down; subscribe again.', 'SHUTTING_DOWN');
     await Promise.all(this.dataSources.map((source) => source.close()));
   }
 }

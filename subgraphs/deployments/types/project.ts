@@ -122,6 +122,17 @@ export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
   }),
 });
 
+// Here rather than in deployment.ts: Project already refers to Deployment.
+builder.objectField(DeploymentType, 'project', (t) =>
+  t.field({
+    type: ProjectType,
+    // Null once the project is deleted: its deployments stay readable for the record.
+    nullable: true,
+    description: 'The project it belongs to; null once the project is deleted.',
+    resolve: (deployment, _, ctx) => visibleProject(ctx, deployment.projectId),
+  }),
+);
+
 builder.asEntity(ProjectType, {
   // By ID, or by organization and slug: accounts' `projectBySlug` knows the organization's ID
   // only from its slug, and hands this second key over.

@@ -1,0 +1,273 @@
+import type { Schema } from '@apollo/federation-internals';
+import { executeQueryPlan, type ServiceMap } from '@apollo/gateway';
+import type { OperationContext } from '@apollo/gateway/dist/operationContext';
+import type { FetchNode, QueryPlan, SubscriptionNode } from '@apollo/query-planner';
+import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
+import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql';
+import { type Client, createClient } from 'graphql-ws';
+import { Repeater } from 'graphql-yoga';
+import WebSocket from 'ws';
+import type { Caller } from '../../subgraphs/common/caller';
+import { CREDENTIAL_HEADER, type CredentialMinter } from '../../subgraphs/common/credential';
+import type { Logger } from '../../subgraphs/common/logger';
+import type { GatewayRequestContext, SubgraphDataSource } from './datasource';
+
+/** The stand-in service whose "fetch" hands the executor the event the primary stream sent. */
+const EVENT_SERVICE = '__subscription_event__';
+/** How often an upstream connection pings its subgraph (and notices one that went silent). */
+const UPSTREAM_KEEPALIVE_MS = 10_000;
+
+export interface SubscriptionRequest {
+  /** Identifies the operation and its variables: identical keys of one viewer share a stream. */
+  operationKey: string;
+  plan: QueryPlan & { node: SubscriptionNode };
+  operationContext: OperationContext;
+  document: DocumentNode;
+  variables: Record<string, unknown>;
+  operationName: string | undefined;
+  context: GatewayRequestContext;
+}
+
+interface Subscriber {
+  push(result: ExecutionResult): Promise<unknown>;
+  stop(): void;
+}
+
+/** One upstream stream and everyone following it. */
+interface Group {
+  key: string;
+  request: SubscriptionRequest;
+  subscribers: Set<Subscriber>;
+  upstream: Client;
+  /** Events are completed one after the other, in the order the subgraph sent them. */
+  queue: Promise<void>;
+  ended: boolean;
+}
+
+export interface SubscriptionHubOptions {
+  logger: Logger;
+  credentials: CredentialMinter;
+  supergraphSchema: GraphQLSchema;
+  apiSchema: Schema;
+  serviceMap: ServiceMap;
+  dataSources: SubgraphDataSource[];
+}
+
+/** An error result that ends a subscription: the client knows why, and that it may subscribe again. */
+function ending(message: string, code: string, extra: Record<string, unknown> = {}): ExecutionResult {
+  return { errors: [{ message, extensions: { code, ...extra } }] } as unknown as ExecutionResult;
+}
+
+/** Who a stream is shared by: one session's subscriptions, never another viewer's. */
+function scopeOf(caller: Caller): string {
+  return caller.kind === 'user' ? `${caller.userId}:${caller.sessionId}` : 'anonymous';
+}
+
+/**
+ * Runs federated subscriptions, which @apollo/gateway plans but will not execute: the
+ * planner's `SubscriptionNode` is a `primary` fetch to the subgraph that owns the field and
+ * the `rest` of the plan (entity fetches to other subgraphs). The hub subscribes to `primary`
+ * over graphql-ws, carrying the caller's credential like any fetch, and for each event runs a
+ * plan made of that event followed by `rest`, with Apollo's own executor; so a subscriber
+ * selects fields of every subgraph. Identical subscriptions of one session (same operation,
+ * variables and viewer) share one upstream stream and one execution per event.
+ */
+export class SubscriptionHub {
+  private readonly groups = new Map<string, Group>();
+
+  constructor(private readonly options: SubscriptionHubOptions) {}
+
+  /** Upstream streams open now (for tests and metrics). */
+  get upstreamCount(): number {
+    return this.groups.size;
+  }
+
+  subscribe(request: SubscriptionRequest): AsyncIterableIterator<ExecutionResult> {
+    const key = `${request.operationKey}\u0000${JSON.stringify(request.variables)}\u0000${scopeOf(request.context.caller)}`;
+    return new Repeater<ExecutionResult>(async (push, stop) => {
+      const subscriber: Subscriber = { push, stop: () => stop() };
+      let group = this.groups.get(key);
+      if (!group || group.ended) {
+        group = this.open(key, request);
+        this.groups.set(key, group);
+      }
+      group.subscribers.add(subscriber);
+      await stop;
+      group.subscribers.delete(subscriber);
+      if (group.subscribers.size === 0) this.close(group);
+    });
+  }
+
+  /**
+   * The access of these users changed (a role, a membership, a session): their streams start
+   * over with the caller as it is now, so the owning subgraph authorizes them afresh; a stream
+   * the caller may no longer see ends with the subgraph's error.
+   */
+  async refresh(userIds: string[], callerOf: (caller: Caller) => Promise<Caller | null>): Promise<void> {
+    const users = new Set(userIds);
+    for (const group of [...this.groups.values()]) {
+      const caller = group.request.context.caller;
+      if (caller.kind !== 'user' || !users.has(caller.userId) || group.ended) continue;
+      const fresh = await callerOf(caller);
+      if (!fresh) {
+        this.end(group, ending('Your session has ended; sign in again.', 'UNAUTHENTICATED'));
+        continue;
+      }
+      group.upstream.dispose();
+      group.request = { ...group.request, context: { ...group.request.context, caller: fresh } };
+      group.upstream = this.connect(group);
+    }
+  }
+
+  /** Ends every stream with a reason clients can act on (a schema reload, a shutdown). */
+  endAll(message: string, code: string): void {
+    for (const group of [...this.groups.values()]) this.end(group, ending(message, code));
+  }
+
+  private open(key: string, request: SubscriptionRequest): Group {
+    const group: Group = {
+      key,
+      request,
+      subscribers: new Set(),
+      upstream: undefined as unknown as Client,
+      queue: Promise.resolve(),
+      ended: false,
+    };
+    group.upstream = this.connect(group);
+    return group;
+  }
+
+  private connect(group: Group): Client {
+    const { primary } = group.request.plan.node;
+    const source = this.options.dataSources.find((s) => s.name === primary.serviceName);
+    const caller = group.request.context.caller;
+    const credentials = this.options.credentials;
+    const url = (source?.url ?? '').replace(/^http/, 'ws');
+    const requestId = group.request.context.requestId;
+    // Set once the credential is minted, before the (lazy) client connects.
+    let pendingHeaders: Record<string, string> = {};
+    const upstream = createClient({
+      url,
+      lazy: true,
+      retryAttempts: 0,
+      keepAlive: UPSTREAM_KEEPALIVE_MS,
+      webSocketImpl: class extends WebSocket {
+        constructor(address: string, protocols?: string | string[]) {
+          // The credential rides on the upgrade request, minted for this caller and subgraph.
+          super(address, protocols, { headers: pendingHeaders });
+        }
+      },
+    });
+    const variables = Object.fromEntries(
+      (primary.variableUsages ?? []).map((name) => [name, group.request.variables[name]]),
+    );
+    void credentials.mint(caller, primary.serviceName).then(
+      (credential) => {
+        if (group.ended || group.upstream !== upstream) return;
+        pendingHeaders = { [CREDENTIAL_HEADER]: credential, 'x-request-id': requestId };
+        upstream.subscribe<Record<string, unknown>>(
+          { query: primary.operation, variables, operationName: primary.operationName },
+          {
+            next: (event) => {
+              if (group.upstream !== upstream) return;
+              group.queue = group.queue.then(() => this.deliver(group, event as ExecutionResult));
+            },
+            error: (error) => {
+              if (group.upstream !== upstream) return;
+              void group.queue.then(() => this.end(group, this.upstreamFailure(primary, error)));
+            },
+            complete: () => {
+              if (group.upstream !== upstream) return;
+              void group.queue.then(() => this.end(group));
+            },
+          },
+        );
+      },
+      (error) => {
+        this.options.logger.error({ err: error }, 'could not mint a subscription credential');
+        this.end(group, ending('The subscription could not be started.', 'INTERNAL_SERVER_ERROR'));
+      },
+    );
+    return upstream;
+  }
+
+  /** What a subscriber sees when the owning subgraph refuses or drops the stream. */
+  private upstreamFailure(primary: FetchNode, error: unknown): ExecutionResult {
+    // The subgraph refused the operation (NOT_FOUND, UNAUTHENTICATED…): its errors are already
+    // masked and written for the client.
+    if (Array.isArray(error)) {
+      return {
+        errors: error.map((e: { message: string; extensions?: Record<string, unknown> }) => ({
+          message: e.message,
+          extensions: { ...(e.extensions ?? {}) },
+        })),
+      } as unknown as ExecutionResult;
+    }
+    this.options.logger.warn({ service: primary.serviceName, err: error }, 'an upstream subscription failed');
+    return ending(
+      `The ${primary.serviceName} service ended this subscription; subscribe again.`,
+      'DOWNSTREAM_SERVICE_ERROR',
+      { serviceName: primary.serviceName },
+    );
+  }
+
+  /** Completes one event with the rest of the plan, once, and hands the result to every subscriber. */
+  private async deliver(group: Group, event: ExecutionResult): Promise<void> {
+    if (group.ended) return;
+    const { plan, operationContext, document, variables, operationName, context } = group.request;
+    const { primary, rest } = plan.node;
+    const eventFetch: FetchNode = { ...primary, serviceName: EVENT_SERVICE };
+    const perEvent: QueryPlan = {
+      kind: 'QueryPlan',
+      node: rest ? { kind: 'Sequence', nodes: [eventFetch, rest] } : eventFetch,
+    };
+    const serviceMap: ServiceMap = {
+      ...this.options.serviceMap,
+      [EVENT_SERVICE]: { process: async () => event as never },
+    };
+    const requestContext = {
+      request: { query: undefined, operationName, variables },
+      document,
+      operationName: operationName ?? null,
+      context,
+      logger: this.options.logger,
+      metrics: {},
+      cache: undefined,
+      overallCachePolicy: undefined,
+    } as unknown as GatewayGraphQLRequestContext;
+    let result: ExecutionResult;
+    try {
+      result = (await executeQueryPlan(
+        perEvent,
+        serviceMap,
+        requestContext,
+        operationContext,
+        this.options.supergraphSchema,
+        this.options.apiSchema,
+      )) as ExecutionResult;
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'a subscription event could not be completed');
+      result = ending('This event could not be completed.', 'INTERNAL_SERVER_ERROR');
+    }
+    // An event's errors belong to that event: the stream goes on.
+    await Promise.all([...group.subscribers].map((subscriber) => subscriber.push(result)));
+  }
+
+  private end(group: Group, last?: ExecutionResult): void {
+    if (group.ended) return;
+    group.ended = true;
+    if (this.groups.get(group.key) === group) this.groups.delete(group.key);
+    group.upstream.dispose();
+    for (const subscriber of group.subscribers) {
+      if (last) void subscriber.push(last);
+      subscriber.stop();
+    }
+  }
+
+  private close(group: Group): void {
+    if (group.ended) return;
+    group.ended = true;
+    if (this.groups.get(group.key) === group) this.groups.delete(group.key);
+    group.upstream.dispose();
+  }
+}
