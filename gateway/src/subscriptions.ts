@@ -5,7 +5,7 @@ import type { FetchNode, QueryPlan, SubscriptionNode } from '@apollo/query-plann
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
-import { Repeater } from 'graphql-yoga';
+import { Repeater, SlidingBuffer } from 'graphql-yoga';
 import WebSocket from 'ws';
 import type { Caller } from '../../subgraphs/common/caller';
 import { CREDENTIAL_HEADER, type CredentialMinter } from '../../subgraphs/common/credential';
@@ -14,6 +14,8 @@ import type { GatewayRequestContext, SubgraphDataSource } from './datasource';
 
 /** The stand-in service whose "fetch" hands the executor the event the primary stream sent. */
 const EVENT_SERVICE = '__subscription_event__';
+/** Events kept for a subscriber that has not taken them yet. */
+const SUBSCRIBER_BUFFER = 1_000;
 /** How often an upstream connection pings its subgraph (and notices one that went silent). */
 const UPSTREAM_KEEPALIVE_MS = 10_000;
 
@@ -95,7 +97,9 @@ export class SubscriptionHub {
       await stop;
       group.subscribers.delete(subscriber);
       if (group.subscribers.size === 0) this.close(group);
-    });
+      // A subscriber that falls this far behind (a stalled socket) loses its oldest events
+      // rather than holding up everyone who shares its stream.
+    }, new SlidingBuffer(SUBSCRIBER_BUFFER));
   }
 
   /**
@@ -250,7 +254,7 @@ export class SubscriptionHub {
       result = ending('This event could not be completed.', 'INTERNAL_SERVER_ERROR');
     }
     // An event's errors belong to that event: the stream goes on.
-    await Promise.all([...group.subscribers].map((subscriber) => subscriber.push(result)));
+    for (const subscriber of group.subscribers) void subscriber.push(result);
   }
 
   private end(group: Group, last?: ExecutionResult): void {
