@@ -3,7 +3,7 @@ import { executeQueryPlan, type ServiceMap } from '@apollo/gateway';
 import type { OperationContext } from '@apollo/gateway/dist/operationContext';
 import type { FetchNode, QueryPlan, SubscriptionNode } from '@apollo/query-planner';
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
-import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql';
+import { type DocumentNode, type ExecutionResult, GraphQLError, type GraphQLSchema } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { Repeater, SlidingBuffer } from 'graphql-yoga';
 import WebSocket from 'ws';
@@ -14,6 +14,8 @@ import type { GatewayRequestContext, SubgraphDataSource } from './datasource';
 
 /** The stand-in service whose "fetch" hands the executor the event the primary stream sent. */
 const EVENT_SERVICE = '__subscription_event__';
+/** Events of a shared stream kept to replay to a late joiner; past it, late joiners get their own stream. */
+const HISTORY_LIMIT = 500;
 /** Events kept for a subscriber that has not taken them yet. */
 const SUBSCRIBER_BUFFER = 1_000;
 /** How often an upstream connection pings its subgraph (and notices one that went silent). */
@@ -44,6 +46,13 @@ interface Group {
   /** Events are completed one after the other, in the order the subgraph sent them. */
   queue: Promise<void>;
   ended: boolean;
+  /**
+   * What the stream has delivered so far, for subscribers who join it late: the subgraph sent
+   * its opening events (the current state, the log so far) only when the stream opened.
+   */
+  history: ExecutionResult[];
+  /** Set once history outgrew its bound: a late joiner then gets a stream of its own instead. */
+  historyTruncated: boolean;
 }
 
 export interface SubscriptionHubOptions {
@@ -57,7 +66,7 @@ export interface SubscriptionHubOptions {
 
 /** An error result that ends a subscription: the client knows why, and that it may subscribe again. */
 function ending(message: string, code: string, extra: Record<string, unknown> = {}): ExecutionResult {
-  return { errors: [{ message, extensions: { code, ...extra } }] } as unknown as ExecutionResult;
+  return { errors: [new GraphQLError(message, { extensions: { code, ...extra } })] };
 }
 
 /** Who a stream is shared by: one session's subscriptions, never another viewer's. */
@@ -89,7 +98,13 @@ export class SubscriptionHub {
     return new Repeater<ExecutionResult>(async (push, stop) => {
       const subscriber: Subscriber = { push, stop: () => stop() };
       let group = this.groups.get(key);
-      if (!group || group.ended) {
+      if (group && !group.ended && !group.historyTruncated) {
+        for (const past of group.history) void push(past);
+      } else if (group && !group.ended) {
+        // Too much has happened on the shared stream to replay it: this one opens its own.
+        group = this.open(`${key}\u0000${crypto.randomUUID()}`, request);
+        this.groups.set(group.key, group);
+      } else {
         group = this.open(key, request);
         this.groups.set(key, group);
       }
@@ -136,6 +151,8 @@ export class SubscriptionHub {
       upstream: undefined as unknown as Client,
       queue: Promise.resolve(),
       ended: false,
+      history: [],
+      historyTruncated: false,
     };
     group.upstream = this.connect(group);
     return group;
@@ -201,11 +218,11 @@ export class SubscriptionHub {
     // masked and written for the client.
     if (Array.isArray(error)) {
       return {
-        errors: error.map((e: { message: string; extensions?: Record<string, unknown> }) => ({
-          message: e.message,
-          extensions: { ...(e.extensions ?? {}) },
-        })),
-      } as unknown as ExecutionResult;
+        errors: error.map(
+          (e: { message: string; extensions?: Record<string, unknown> }) =>
+            new GraphQLError(e.message, { extensions: { ...(e.extensions ?? {}) } }),
+        ),
+      };
     }
     this.options.logger.warn({ service: primary.serviceName, err: error }, 'an upstream subscription failed');
     return ending(
@@ -252,6 +269,17 @@ export class SubscriptionHub {
     } catch (error) {
       this.options.logger.error({ err: error }, 'a subscription event could not be completed');
       result = ending('This event could not be completed.', 'INTERNAL_SERVER_ERROR');
+    }
+    // The executor names the stand-in service in downstream errors: name the real one.
+    for (const error of result.errors ?? []) {
+      if (error.extensions?.serviceName === EVENT_SERVICE) {
+        (error.extensions as Record<string, unknown>).serviceName = primary.serviceName;
+      }
+    }
+    if (group.history.length < HISTORY_LIMIT) group.history.push(result);
+    else if (!group.historyTruncated) {
+      group.historyTruncated = true;
+      group.history = [];
     }
     // An event's errors belong to that event: the stream goes on.
     for (const subscriber of group.subscribers) void subscriber.push(result);

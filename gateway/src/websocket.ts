@@ -28,7 +28,6 @@ interface Connection {
   caller: Caller;
   requestId: string;
   userAgent: string | undefined;
-  subscriptions: Set<string>;
   alive: boolean;
 }
 
@@ -73,7 +72,6 @@ export function serveWebSockets(options: WebSocketOptions) {
             caller,
             requestId,
             userAgent: request.headers['user-agent']?.slice(0, 512),
-            subscriptions: new Set(),
             alive: true,
           };
           ctx.extra.connection = connection;
@@ -90,7 +88,9 @@ export function serveWebSockets(options: WebSocketOptions) {
       },
       onSubscribe: (ctx, id, params) => {
         const connection = ctx.extra.connection!;
-        if (connection.subscriptions.size >= options.maxSubscriptionsPerConnection) {
+        // graphql-ws's own record: an id leaves it as soon as the client completes it.
+        // It holds the id being subscribed already, hence `>`.
+        if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerConnection) {
           return [
             new GraphQLError(
               `A connection holds at most ${options.maxSubscriptionsPerConnection} subscriptions; complete some first.`,
@@ -105,9 +105,16 @@ export function serveWebSockets(options: WebSocketOptions) {
         } catch (error) {
           return [error instanceof GraphQLError ? error : new GraphQLError('The query could not be parsed.')];
         }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
-        connection.subscriptions.add(id);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = enveloped.validate(enveloped.schema, document);
+        } catch (error) {
+          // graphql-armor's limits throw rather than report: an error for this operation, not
+          // a closed socket for every other subscription on it.
+          errors = [error instanceof GraphQLError ? error : new GraphQLError('The query is not valid.')];
+        }
+        // The HTTP status hint means nothing on a socket.
+        if (errors.length > 0) return errors.map(withoutHttpHint);
         return {
           schema: enveloped.schema,
           document,
@@ -123,12 +130,6 @@ export function serveWebSockets(options: WebSocketOptions) {
       },
       execute: (args) => (args.rootValue as RootValue).execute(args as ExecutionArgs),
       subscribe: (args) => (args.rootValue as RootValue).subscribe(args as ExecutionArgs),
-      onComplete: (ctx, id) => {
-        ctx.extra.connection?.subscriptions.delete(id);
-      },
-      onError: (ctx, id) => {
-        ctx.extra.connection?.subscriptions.delete(id);
-      },
     },
     wss,
   );
@@ -178,4 +179,10 @@ export function serveWebSockets(options: WebSocketOptions) {
       return new Promise((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+function withoutHttpHint(error: GraphQLError): GraphQLError {
+  if (!error.extensions?.http) return error;
+  const { http: _, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { nodes: error.nodes, extensions });
 }

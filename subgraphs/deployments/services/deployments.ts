@@ -215,8 +215,10 @@ async function pointProduction(
   pinned: boolean,
   rules: (deployment: DeploymentRow) => string | null,
 ): Promise<DeploymentPayload> {
+  let previous: string | null = null;
   const result = await ctx.storage.transaction(async (tx) => {
     const project = await tx.lockProject(projectId);
+    previous = project?.productionDeploymentId ?? null;
     const [deployment] = await tx.deploymentsByIds([deploymentIdValue]);
     if (!project || !deployment || deployment.projectId !== project.id) {
       return failure('deploymentId', 'The project has no such deployment.', 'NOT_FOUND');
@@ -236,6 +238,7 @@ async function pointProduction(
   if (result.deployment) {
     ctx.engine.routesChanged(projectId);
     ctx.engine.published(result.deployment);
+    await ctx.engine.publishProductionChange(projectId, previous);
     ctx.loaders.project.clear(projectId);
   }
   return result;

@@ -87,6 +87,13 @@ export function createDeploymentEngine(options: EngineOptions) {
     return row;
   }
 
+  /** The deployment that stopped serving production changed too (`isProduction`): its followers hear of it. */
+  async function publishProductionChange(projectId: string, previous: string | null): Promise<void> {
+    if (!previous) return;
+    const [project] = await storage.projectsByIds([projectId]);
+    if (project && project.productionDeploymentId !== previous) published(await storage.deployment(previous));
+  }
+
   function routesChanged(projectId: string): void {
     events.pubsub.publish('edge-routes-changed', projectId);
   }
@@ -363,8 +370,9 @@ export function createDeploymentEngine(options: EngineOptions) {
         startedAt: routeStarted,
         finishedAt: null,
       });
+      let previousProduction: string | null = null;
       const ready = await storage.transaction(async (tx) => {
-        await tx.lockProject(project.id);
+        previousProduction = (await tx.lockProject(project.id))?.productionDeploymentId ?? null;
         const row = await tx.transition(id, ['DEPLOYING'], 'READY', {
           readyAt: new Date(),
           leaseExpiresAt: null,
@@ -382,6 +390,7 @@ export function createDeploymentEngine(options: EngineOptions) {
         return row;
       });
       if (!ready) throw new Canceled();
+      await publishProductionChange(project.id, previousProduction);
       // Served from now on, not before: the edge answers for READY deployments only.
       instances.set(id, instance);
       starting.delete(id);
@@ -552,6 +561,7 @@ export function createDeploymentEngine(options: EngineOptions) {
     enqueue,
     routesChanged,
     published,
+    publishProductionChange,
     deploymentUrl: (id: string) => edgeUrl(deploymentLabel(id), address()),
     projectUrl: (project: Pick<ProjectRow, 'hostLabel'>) => edgeUrl(project.hostLabel, address()),
     lookup,
