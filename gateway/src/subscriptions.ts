@@ -69,6 +69,26 @@ function ending(message: string, code: string, extra: Record<string, unknown> = 
   return { errors: [new GraphQLError(message, { extensions: { code, ...extra } })] };
 }
 
+/** The slice of Apollo Server's request context that Apollo's executor reads. */
+export function executorContext(
+  document: DocumentNode,
+  operationName: string | undefined,
+  variables: Record<string, unknown>,
+  context: GatewayRequestContext,
+  logger: Logger,
+): GatewayGraphQLRequestContext {
+  return {
+    request: { query: undefined, operationName, variables },
+    document,
+    operationName: operationName ?? null,
+    context,
+    logger,
+    metrics: {},
+    cache: undefined,
+    overallCachePolicy: undefined,
+  } as unknown as GatewayGraphQLRequestContext;
+}
+
 /** Who a stream is shared by: one session's subscriptions, never another viewer's. */
 function scopeOf(caller: Caller): string {
   return caller.kind === 'user' ? `${caller.userId}:${caller.sessionId}` : 'anonymous';
@@ -246,16 +266,7 @@ export class SubscriptionHub {
       ...this.options.serviceMap,
       [EVENT_SERVICE]: { process: async () => event as never },
     };
-    const requestContext = {
-      request: { query: undefined, operationName, variables },
-      document,
-      operationName: operationName ?? null,
-      context,
-      logger: this.options.logger,
-      metrics: {},
-      cache: undefined,
-      overallCachePolicy: undefined,
-    } as unknown as GatewayGraphQLRequestContext;
+    const requestContext = executorContext(document, operationName, variables, context, this.options.logger);
     let result: ExecutionResult;
     try {
       result = (await executeQueryPlan(

@@ -2,7 +2,6 @@ import { operationFromDocument, type Schema, Supergraph } from '@apollo/federati
 import { buildOperationContext, executeQueryPlan, type ServiceMap } from '@apollo/gateway';
 import type { OperationContext } from '@apollo/gateway/dist/operationContext';
 import { type QueryPlan, QueryPlanner } from '@apollo/query-planner';
-import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import {
   type DocumentNode,
   type ExecutionArgs,
@@ -17,7 +16,7 @@ import {
 import type { CredentialMinter } from '../../subgraphs/common/credential';
 import type { Logger } from '../../subgraphs/common/logger';
 import { type GatewayRequestContext, SubgraphDataSource } from './datasource';
-import { SubscriptionHub } from './subscriptions';
+import { executorContext, SubscriptionHub } from './subscriptions';
 
 interface PlannedOperation {
   plan: QueryPlan;
@@ -137,16 +136,13 @@ export class LoadedSupergraph {
     if (!('planned' in prepared)) return prepared;
     const { planned, variables } = prepared;
     const context = args.contextValue as GatewayRequestContext & { logger?: Logger };
-    const requestContext = {
-      request: { query: undefined, operationName, variables },
-      document: args.document,
-      operationName: operationName ?? null,
+    const requestContext = executorContext(
+      args.document,
+      operationName,
+      variables,
       context,
-      logger: this.options.logger,
-      metrics: {},
-      cache: undefined,
-      overallCachePolicy: undefined,
-    } as unknown as GatewayGraphQLRequestContext;
+      this.options.logger,
+    );
     return (await executeQueryPlan(
       planned.plan,
       this.serviceMap,
