@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create as createTar } from 'tar';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createGitRepository, fixturesDir, type GitRepository } from '../../../../test/support/git-fixtures';
 import type { BuildOutput, StartSpec } from '../runtime';
 import { createLocalRuntime, type LocalRuntime } from './local-runtime';
@@ -66,7 +66,8 @@ describe('LocalRuntime with static sites and uploads', () => {
     const css = await get(instance.target, '/style.css');
     expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
     expect((await get(instance.target, '/.git/config')).status).toBe(404);
-    expect(starting.lines('RUNTIME', 'STDOUT')).toContain('GET /style.css 200');
+    // The server logs after it answered: the line may reach the pipe a moment after the response.
+    await vi.waitFor(() => expect(starting.lines('RUNTIME', 'STDOUT')).toContain('GET /style.css 200'));
     await runtime.stop('dpl-static');
   });
 

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createGitRepository, type GitRepository } from '../../../../test/support/git-fixtures';
 import type { BuildOutput, InstanceEvent, StartSpec } from '../runtime';
 import { BUILD_MANIFEST, createLocalRuntime, type LocalRuntime } from './local-runtime';
@@ -131,9 +131,9 @@ describe('LocalRuntime with a Node app', () => {
       expect.stringMatching(/^The app answered GET \/ with 200 after [\d.]+ m?s$/),
     ]);
     // The app's output keeps flowing to the same sink after the pipeline is done with it.
-    const runtimeLines = recorder.lines('RUNTIME', 'STDOUT');
-    expect(runtimeLines).toContain(`listening on ${new URL(instance.target).port}`);
-    expect(runtimeLines).toContain('GET /env/GREETING');
+    expect(recorder.lines('RUNTIME', 'STDOUT')).toContain(`listening on ${new URL(instance.target).port}`);
+    // The app logs a request after answering it: the line may reach the pipe a moment later.
+    await vi.waitFor(() => expect(recorder.lines('RUNTIME', 'STDOUT')).toContain('GET /env/GREETING'));
 
     const pid = Number(/pid (\d+)/.exec(home.body)?.[1]);
     await runtime.stop(deploymentId);
