@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub, type PubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
@@ -48,7 +49,11 @@ let local: EventTarget | undefined;
 
 export function createEventBus(redisUrl: string | undefined): EventBus {
   if (!redisUrl) {
-    local ??= new EventTarget();
+    if (!local) {
+      local = new EventTarget();
+      // Every subscriber of a topic is a listener: many following one deployment is normal.
+      setMaxListeners(0, local);
+    }
     return {
       pubsub: createPubSub<Topics>({ eventTarget: local as never }),
       check: async () => {},

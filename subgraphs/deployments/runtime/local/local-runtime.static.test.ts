@@ -67,7 +67,9 @@ describe('LocalRuntime with static sites and uploads', () => {
     expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
     expect((await get(instance.target, '/.git/config')).status).toBe(404);
     // The server logs after it answered: the line may reach the pipe a moment after the response.
-    await vi.waitFor(() => expect(starting.lines('RUNTIME', 'STDOUT')).toContain('GET /style.css 200'));
+    await vi.waitFor(() => expect(starting.lines('RUNTIME', 'STDOUT')).toContain('GET /style.css 200'), {
+      timeout: 10_000,
+    });
     await runtime.stop('dpl-static');
   });
 

@@ -133,7 +133,9 @@ describe('LocalRuntime with a Node app', () => {
     // The app's output keeps flowing to the same sink after the pipeline is done with it.
     expect(recorder.lines('RUNTIME', 'STDOUT')).toContain(`listening on ${new URL(instance.target).port}`);
     // The app logs a request after answering it: the line may reach the pipe a moment later.
-    await vi.waitFor(() => expect(recorder.lines('RUNTIME', 'STDOUT')).toContain('GET /env/GREETING'));
+    await vi.waitFor(() => expect(recorder.lines('RUNTIME', 'STDOUT')).toContain('GET /env/GREETING'), {
+      timeout: 10_000,
+    });
 
     const pid = Number(/pid (\d+)/.exec(home.body)?.[1]);
     await runtime.stop(deploymentId);
