@@ -1,30 +1,26 @@
-/**
- * Gateway benchmark driver: Construct's gateway vs Hive Gateway vs stock @apollo/gateway, on the
- * classic four-subgraph federation benchmark and its deep TestQuery. See bench/README.md.
- *
- *   tsx bench/gateway/run.ts [--duration 20] [--warmup 10] [--connections 50] [--rounds 1]
- *                            [--gateways ours,hive,stock] [--no-pin]
- *
- * Every flag has an environment twin: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_ROUNDS,
- * BENCH_GATEWAYS, BENCH_PIN=0. Also BENCH_SUBGRAPH_PORT_BASE (default 4200: subgraphs on
- * 4201-4204), BENCH_GATEWAY_PORT (default 4300) and BENCH_SUBGRAPH_MEMO=0 (see subgraphs.ts).
- *
- * For each gateway, one at a time: start it, wait until ready, check that its answer to the deep
- * query is error-free and identical to the other gateways' answers (abort otherwise), warm up,
- * measure with autocannon at a fixed number of connections for a fixed time while verifying every
- * response body, stop it. Then print a table and our ratios to Hive and stock, and write the
- * results to bench/gateway/.results/.
- */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import {
+  assertPortFree,
+  type Child,
+  CLOCK_TICKS,
+  describeFailure,
+  machineCpu,
+  type Pinning,
+  pinSelf,
+  planPinning,
+  startChild,
+  stopAllChildrenSync,
+  stopChild,
+  waitForLine,
+  waitForReady,
+} from '../common/processes';
 import { SUPERGRAPH_PATH, writeSupergraph } from './compose';
 import { TEST_REQUEST_BODY } from './query';
 import { DEFAULT_SUBGRAPH_PORT_BASE, SUBGRAPHS } from './subgraphs';
@@ -141,170 +137,9 @@ function readConfig(): Config {
 // CPU pinning
 // ---------------------------------------------------------------------------------------------
 
-/**
- * With pinning, the gateway under test gets the last CPU to itself, and everything else (this
- * driver with the load generator, and the subgraphs) shares the others. Each gateway gets the
- * same treatment. On the 2-core machine: gateway on CPU 1, load generator + subgraphs on CPU 0.
- */
-interface Pinning {
-  gatewayCpus: string;
-  restCpus: string;
-}
-
-function planPinning(enabled: boolean): Pinning | null {
-  const cpuCount = availableParallelism();
-  if (!enabled) return null;
-  if (cpuCount < 2) {
-    console.warn('pinning: fewer than 2 CPUs, not pinning');
-    return null;
-  }
-  if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0) {
-    console.warn('pinning: taskset (util-linux) is not usable here, not pinning');
-    return null;
-  }
-  const last = cpuCount - 1;
-  return { gatewayCpus: String(last), restCpus: last === 1 ? '0' : `0-${last - 1}` };
-}
-
-function pinSelf(pinning: Pinning): void {
-  // -a: every thread of this process (libuv pool, V8 helpers), not just the main one.
-  const result = spawnSync('taskset', ['-a', '-cp', pinning.restCpus, String(process.pid)]);
-  if (result.status !== 0) throw new Error(`taskset on the driver failed: ${result.stderr.toString()}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
-// ---------------------------------------------------------------------------------------------
-
-interface Child {
-  name: string;
-  process: ChildProcess;
-  /** Last lines of its output, shown when it fails. */
-  output: string[];
-  exited: Promise<number | null>;
-}
-
-const children = new Set<Child>();
-
-function startChild(
-  name: string,
-  entry: string,
-  args: string[],
-  cpus: string | null,
-  extraEnv: Record<string, string> = {},
-): Child {
-  const nodeArgs = ['--import', 'tsx', entry, ...args];
-  const [command, commandArgs] = cpus
-    ? ['taskset', ['-c', cpus, process.execPath, ...nodeArgs]]
-    : [process.execPath, nodeArgs];
-  const child = spawn(command, commandArgs, {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      APOLLO_TELEMETRY_DISABLED: 'true',
-      LOG_LEVEL: 'warn',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Own process group, so that stopping it also stops anything it spawned.
-    detached: true,
-  });
-  const output: string[] = [];
-  const record = (chunk: Buffer): void => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line.trim() === '') continue;
-      output.push(line);
-      if (output.length > 200) output.shift();
-    }
-  };
-  child.stdout?.on('data', record);
-  child.stderr?.on('data', record);
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-  const handle: Child = { name, process: child, output, exited };
-  children.add(handle);
-  void exited.then(() => children.delete(handle));
-  return handle;
-}
-
-async function stopChild(child: Child): Promise<void> {
-  const pid = child.process.pid;
-  if (pid === undefined || child.process.exitCode !== null || child.process.signalCode !== null) return;
-  const signalGroup = (signal: NodeJS.Signals): void => {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // Already gone.
-    }
-  };
-  signalGroup('SIGTERM');
-  const stopped = await Promise.race([child.exited.then(() => true), sleep(5000).then(() => false)]);
-  if (!stopped) {
-    signalGroup('SIGKILL');
-    await child.exited;
-  }
-}
-
-function stopAllChildrenSync(): void {
-  for (const child of children) {
-    const pid = child.process.pid;
-    if (pid === undefined) continue;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-function describeFailure(child: Child): string {
-  const lines = child.output.slice(-30).map((line) => (line.length > 400 ? `${line.slice(0, 400)}…` : line));
-  return `--- last output of ${child.name} ---\n${lines.join('\n') || '(no output)'}`;
-}
-
-async function waitForLine(child: Child, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.output.some((line) => pattern.test(line))) return;
-    if (child.process.exitCode !== null)
-      throw new Error(`${child.name} exited early\n${describeFailure(child)}`);
-    await sleep(50);
-  }
-  throw new Error(`${child.name} not ready after ${timeoutMs} ms\n${describeFailure(child)}`);
-}
-
-async function waitForReady(child: Child, url: string, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (child.process.exitCode !== null)
-      throw new Error(`${child.name} exited early\n${describeFailure(child)}`);
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      await response.arrayBuffer();
-      if (response.status === 200) return Date.now() - started;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(100);
-  }
-  throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms\n${describeFailure(child)}`);
-}
-
-async function assertPortFree(port: number, what: string): Promise<void> {
-  await new Promise<void>((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', () =>
-      reject(new Error(`port ${port} (${what}) is in use; free it or change the port (see bench/README.md)`)),
-    );
-    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort()));
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Process accounting (Linux /proc): CPU time and memory of a process group.
 // ---------------------------------------------------------------------------------------------
-
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 
 interface GroupUsage {
   cpuSeconds: number;
@@ -561,34 +396,6 @@ async function subgraphRequests(portBase: number): Promise<number> {
     total += stats.requests;
   }
   return total;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Machine-wide CPU accounting: load that is none of ours (another user's build or test run on the
-// same machine) makes a benchmark unfair, and pinning cannot keep it off the gateway's core.
-// ---------------------------------------------------------------------------------------------
-
-interface MachineCpu {
-  busySeconds: number;
-  stealSeconds: number;
-}
-
-function machineCpu(): MachineCpu {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    // cpu user nice system idle iowait irq softirq steal ...
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    return {
-      busySeconds: (user + nice + system + irq + softirq) / CLOCK_TICKS,
-      stealSeconds: steal / CLOCK_TICKS,
-    };
-  } catch {
-    return { busySeconds: Number.NaN, stealSeconds: Number.NaN };
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

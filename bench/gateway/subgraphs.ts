@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { type DocumentNode, parse } from 'graphql';
 import { createYoga } from 'graphql-yoga';
+import { readBody } from '../common/processes';
 import { assertSingleGraphql } from './single-graphql';
 
 // Federation 2 preamble shared by every subgraph.
@@ -394,15 +395,6 @@ function createSubgraphServer(definition: SubgraphDefinition, memoEnabled: boole
   server.keepAliveTimeout = 60_000;
   server.headersTimeout = 65_000;
   return server;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 // Run standalone when executed directly (not when imported by compose.ts).

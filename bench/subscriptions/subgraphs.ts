@@ -40,6 +40,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { createPubSub, createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { readBody } from '../common/processes';
 import { assertSingleGraphql } from '../gateway/single-graphql';
 import {
   creatorIdOf,
@@ -328,15 +329,6 @@ function usersSchema(): GraphQLSchema {
     },
   };
   return buildSubgraphSchema([{ typeDefs: USERS_TYPE_DEFS, resolvers }]);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
