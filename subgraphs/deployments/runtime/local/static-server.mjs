@@ -146,12 +146,27 @@ async function handle(req, res) {
     return;
   }
   const stream = createReadStream(path);
+  let sent = 0;
+  stream.on('data', (chunk) => {
+    sent += chunk.length;
+    if (sent === info.size) wholeBodySent.add(res);
+  });
   stream.on('error', () => res.destroy());
   stream.pipe(res);
 }
 
+/** Responses whose file went out in full, even if the client hung up before `end()` was called. */
+const wholeBodySent = new WeakSet();
+
+function accessLogLine(req, res) {
+  const complete = res.writableFinished || wholeBodySent.has(res);
+  return `${req.method} ${req.url} ${res.statusCode}${complete ? '' : ' (the client went away)'}`;
+}
+
 const server = createServer((req, res) => {
-  res.on('finish', () => console.log(`${req.method} ${req.url} ${res.statusCode}`));
+  // On 'close', not 'finish': a client that closes as soon as it has the body (Connection: close)
+  // can end the socket before the file stream's end reaches res.end(), and 'finish' never comes.
+  res.on('close', () => console.log(accessLogLine(req, res)));
   handle(req, res).catch((error) => {
     console.error(`${req.method} ${req.url} failed: ${error.message}`);
     if (!res.headersSent) res.writeHead(500).end();

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,7 @@ describe('static-server.mjs', () => {
     await writeFile(join(site, 'style.css'), 'body { color: red }');
     await writeFile(join(site, 'app.3f9a1c2b.js'), 'console.log(1)');
     await writeFile(join(site, 'data.bin'), Buffer.from([0, 1, 2]));
+    await writeFile(join(site, 'large.bin'), Buffer.alloc(32 * 1024 * 1024));
     await writeFile(join(site, 'docs', 'index.html'), '<h1>Docs</h1>');
     await writeFile(join(site, '404.html'), '<h1>Nothing here</h1>');
     await writeFile(join(site, '.env'), 'SECRET=dotfile');
@@ -145,5 +147,20 @@ describe('static-server.mjs', () => {
   it('logs one line per request', async () => {
     await get(target, '/style.css');
     await expect.poll(() => output).toContain('GET /style.css 200');
+  });
+
+  it('logs a request whose client hung up before the whole file was sent', async () => {
+    const url = new URL(target);
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: '/large.bin', agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+      req.end();
+    });
+    await expect.poll(() => output).toContain('GET /large.bin 200 (the client went away)');
   });
 });
