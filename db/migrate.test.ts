@@ -8,6 +8,8 @@ import { subgraphNames, subgraphs } from '../subgraphs/registry';
 import { createTestDatabase, type TestDatabase } from '../test/support/database';
 import * as accountsSchema from './accounts/schema';
 import * as deploymentsSchema from './deployments/schema';
+import * as developerSchema from './developer/schema';
+import * as eventsSchema from './events/schema';
 import { migrateDatabase } from './migrate';
 
 /**
@@ -18,6 +20,8 @@ import { migrateDatabase } from './migrate';
 const tablesDeclared: Record<string, string[]> = {
   accounts: tableNames(accountsSchema),
   deployments: tableNames(deploymentsSchema),
+  developer: tableNames(developerSchema),
+  events: tableNames(eventsSchema),
 };
 
 function tableNames(schema: Record<string, unknown>): string[] {

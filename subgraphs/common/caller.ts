@@ -5,6 +5,17 @@
 export const roles = ['OWNER', 'ADMIN', 'MEMBER', 'VIEWER', 'BILLING'] as const;
 export type Role = (typeof roles)[number];
 
+/** What an API key may do, each a ceiling on the role it acts with (see `scopeRoles`). */
+export const apiKeyScopes = ['READ_ONLY', 'DEPLOY', 'ADMIN'] as const;
+export type ApiKeyScope = (typeof apiKeyScopes)[number];
+
+/** The role each scope acts with: read everything a viewer reads, deploy as a member, manage as an admin. */
+export const scopeRoles: Record<ApiKeyScope, Exclude<Role, 'OWNER' | 'BILLING'>> = {
+  READ_ONLY: 'VIEWER',
+  DEPLOY: 'MEMBER',
+  ADMIN: 'ADMIN',
+};
+
 export type Caller =
   | { kind: 'anonymous'; ip?: string }
   | {
@@ -12,6 +23,21 @@ export type Caller =
       userId: string;
       sessionId: string;
       /** Role per organization id, as accounts knew it a moment ago. */
+      memberships: Record<string, Role>;
+      ip?: string;
+    }
+  | {
+      /** A program holding an API key: it acts in one organization, for the user who created the key. */
+      kind: 'apiKey';
+      apiKeyId: string;
+      /** The key's creator: what the key does is recorded as theirs. */
+      userId: string;
+      organizationId: string;
+      scopes: ApiKeyScope[];
+      /**
+       * Its one organization, with the role the key acts with: its highest scope's role, never
+       * above the creator's current role (the gateway computes it, subgraphs just check it).
+       */
       memberships: Record<string, Role>;
       ip?: string;
     };
@@ -25,7 +51,7 @@ export const ANONYMOUS: Caller = { kind: 'anonymous' };
 const rank: Record<Role, number> = { OWNER: 4, ADMIN: 3, MEMBER: 2, VIEWER: 1, BILLING: 0 };
 
 export function hasRole(caller: Caller, organizationId: string, atLeast: Exclude<Role, 'BILLING'>): boolean {
-  if (caller.kind !== 'user') return false;
+  if (caller.kind === 'anonymous') return false;
   const role = Object.hasOwn(caller.memberships, organizationId)
     ? caller.memberships[organizationId]
     : undefined;
@@ -33,5 +59,42 @@ export function hasRole(caller: Caller, organizationId: string, atLeast: Exclude
 }
 
 export function isMember(caller: Caller, organizationId: string): boolean {
-  return caller.kind === 'user' && Object.hasOwn(caller.memberships, organizationId);
+  return caller.kind !== 'anonymous' && Object.hasOwn(caller.memberships, organizationId);
+}
+
+/** The lower of two roles (BILLING only meets itself: it grants nothing else). */
+export function lowerRole(a: Role, b: Role): Role | null {
+  if (a === 'BILLING' || b === 'BILLING') return a === b ? a : null;
+  return rank[a] <= rank[b] ? a : b;
+}
+
+/** The role an API key with these scopes acts with, before its creator's role caps it. */
+export function roleOfScopes(scopes: readonly ApiKeyScope[]): Exclude<Role, 'OWNER' | 'BILLING'> | null {
+  let best: Exclude<Role, 'OWNER' | 'BILLING'> | null = null;
+  for (const scope of scopes) {
+    const role = scopeRoles[scope];
+    if (!best || rank[role] > rank[best]) best = role;
+  }
+  return best;
+}
+
+/** The user a change is recorded against: the signed-in user, or the creator of the API key. */
+export function actingUserId(caller: Caller): string | null {
+  return caller.kind === 'anonymous' ? null : caller.userId;
+}
+
+/** Who did something, as recorded in events and audit entries. */
+export interface Actor {
+  kind: 'user' | 'apiKey' | 'system';
+  /** The user (for an API key, its creator); null for the system. */
+  userId: string | null;
+  apiKeyId: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = { kind: 'system', userId: null, apiKeyId: null };
+
+export function actorOf(caller: Caller): Actor {
+  if (caller.kind === 'user') return { kind: 'user', userId: caller.userId, apiKeyId: null };
+  if (caller.kind === 'apiKey') return { kind: 'apiKey', userId: caller.userId, apiKeyId: caller.apiKeyId };
+  return SYSTEM_ACTOR;
 }

@@ -35,6 +35,16 @@ const schema = z.object({
   GATEWAY_PUBLIC_KEY: z.string().optional(),
   /** Where development keys are made and kept when none is given. */
   KEYS_DIR: z.string().default('.data/keys'),
+  /** The events subgraph's origin: where emitted events are relayed (its `/internal/events`). */
+  EVENTS_URL: z.url().default('http://127.0.0.1:4006'),
+  /**
+   * Signs relayed events (Standard Webhooks, `whsec_…`); every subgraph and the events subgraph
+   * share it. Development makes one under KEYS_DIR.
+   */
+  EVENTS_INGEST_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]{24,}$/, 'a whsec_ secret')
+    .optional(),
 });
 
 export type SubgraphConfig = z.infer<typeof schema> & {
@@ -66,8 +76,16 @@ export function loadSubgraphConfig(
   if (own !== undefined && !z.url().safeParse(own).success) {
     throw invalidEnvironment(scope, [{ path: [ownKey], message: 'Invalid URL' }]);
   }
-  if (parsed.data.NODE_ENV === 'production' && !parsed.data.GATEWAY_PUBLIC_KEY) {
-    throw invalidEnvironment(scope, [{ path: ['GATEWAY_PUBLIC_KEY'], message: 'required in production' }]);
+  if (parsed.data.NODE_ENV === 'production') {
+    const missing = (['GATEWAY_PUBLIC_KEY', 'EVENTS_INGEST_SECRET'] as const).filter(
+      (key) => !parsed.data[key],
+    );
+    if (missing.length > 0) {
+      throw invalidEnvironment(
+        scope,
+        missing.map((key) => ({ path: [key], message: 'required in production' })),
+      );
+    }
   }
   return { ...parsed.data, subgraphDatabaseUrl: own, env };
 }

@@ -1,6 +1,7 @@
 import type { Caller } from './caller';
 import type { Logger } from './logger';
 import type { EventBus } from './pubsub';
+import type { Quota } from './quota';
 
 /** What every subgraph's GraphQL context carries; each subgraph adds its own storage and loaders. */
 export interface BaseContext {
@@ -19,4 +20,8 @@ export interface BaseContext {
   events: EventBus;
   /** Users whose roles or sessions this request changed, reported to the gateway with the response. */
   accessChanged: Set<string>;
+  /** API keys this request revoked or rotated (publishing `api-key-changed` notes them), reported likewise. */
+  apiKeysChanged: Set<string>;
+  /** The caller's request budget as the gateway counted it for this request (absent outside the gateway). */
+  quota: Quota | undefined;
 }

@@ -10,6 +10,8 @@ import type { SigningKeyPair } from './keys';
 export const CREDENTIAL_HEADER = 'x-construct-credential';
 /** The client's User-Agent as the gateway saw it (subgraphs see only the gateway's own). */
 export const USER_AGENT_HEADER = 'x-forwarded-user-agent';
+/** The caller's rate-limit budget after this request (JSON `Quota`), set by the gateway. */
+export const QUOTA_HEADER = 'x-construct-quota';
 const ISSUER = 'construct-gateway';
 const LIFETIME_SECONDS = 60;
 const CACHE_LIMIT = 10_000;

@@ -247,7 +247,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
 }
 
 /** Reads the body whole, or stops at the limit (a chunked upload declares no length up front). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) {
     req.resume();

@@ -26,6 +26,16 @@ export interface JobQueue {
     options: { concurrency: number; pollingIntervalSeconds?: number },
     handler: (job: PgBoss.Job<T>) => Promise<void>,
   ): Promise<void>;
+  /**
+   * Like `work`, with up to `batchSize` jobs fetched per poll and handed over together: for
+   * queues with many small jobs. Throwing fails the whole batch, so a handler that must fail
+   * one job alone records that itself (or enqueues a retry) and returns normally.
+   */
+  workBatch<T extends object>(
+    name: string,
+    options: { concurrency: number; batchSize: number; pollingIntervalSeconds?: number },
+    handler: (jobs: PgBoss.Job<T>[]) => Promise<void>,
+  ): Promise<void>;
   /** Wakes this process's workers of a queue now, instead of at their next poll (after a commit that enqueued). */
   wake(name: string): void;
   close(): Promise<void>;
@@ -43,23 +53,36 @@ export async function createJobQueue(pool: pg.Pool, logger: Logger): Promise<Job
   await boss.start();
   const workers = new Map<string, string[]>();
 
-  return {
+  const queue: JobQueue = {
     async createQueue(name, options = {}) {
       if (!(await boss.getQueue(name))) await boss.createQueue(name, { ...options, name } as PgBoss.Queue);
     },
     send: (client, name, data, options = {}) => boss.send(name, data, { ...options, db: executor(client) }),
-    async work<T extends object>(
+    work<T extends object>(
       name: string,
-      { concurrency, pollingIntervalSeconds = 2 }: { concurrency: number; pollingIntervalSeconds?: number },
+      { concurrency, pollingIntervalSeconds }: { concurrency: number; pollingIntervalSeconds?: number },
       handler: (job: PgBoss.Job<T>) => Promise<void>,
+    ) {
+      return queue.workBatch<T>(
+        name,
+        { concurrency, batchSize: 1, pollingIntervalSeconds },
+        async ([job]) => {
+          if (job) await handler(job);
+        },
+      );
+    },
+    async workBatch<T extends object>(
+      name: string,
+      {
+        concurrency,
+        batchSize,
+        pollingIntervalSeconds = 2,
+      }: { concurrency: number; batchSize: number; pollingIntervalSeconds?: number },
+      handler: (jobs: PgBoss.Job<T>[]) => Promise<void>,
     ) {
       const ids = workers.get(name) ?? [];
       for (let i = 0; i < concurrency; i++) {
-        ids.push(
-          await boss.work<T>(name, { batchSize: 1, pollingIntervalSeconds }, async ([job]) => {
-            if (job) await handler(job);
-          }),
-        );
+        ids.push(await boss.work<T>(name, { batchSize, pollingIntervalSeconds }, handler));
       }
       workers.set(name, ids);
     },
@@ -71,6 +94,7 @@ export async function createJobQueue(pool: pg.Pool, logger: Logger): Promise<Job
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
     },
   };
+  return queue;
 }
 
 /** Runs `work` in one transaction on a client of `pool`: committed if it returns, rolled back if it throws. */

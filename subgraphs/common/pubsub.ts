@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub, type PubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
+import type { PlatformEvent } from './platform-events';
 
 /**
  * Topics every process may publish or hear. Pub/sub is at-most-once: use it to tell, never to
@@ -20,6 +21,10 @@ export type Topics = {
   'deployment-canceled': [deploymentId: string];
   /** What an edge host resolves to changed (promotion, rollback, a deployment stopped). */
   'edge-routes-changed': [projectId: string];
+  /** An event was recorded in the event log (once, however often it was relayed). */
+  'event-published': [organizationId: string, event: PlatformEvent];
+  /** An API key was revoked or rotated: gateways drop it from their caches and end its streams. */
+  'api-key-changed': [apiKeyId: string];
 };
 
 export interface DeploymentChange {
@@ -47,7 +52,11 @@ export interface EventBus {
 // subgraph alone) shares one in-memory bus.
 let local: EventTarget | undefined;
 
-export function createEventBus(redisUrl: string | undefined): EventBus {
+export function createEventBus(
+  redisUrl: string | undefined,
+  /** Told when Redis refused a publish or subscription (logged by the caller). */
+  onError?: (error: unknown, operation: string) => void,
+): EventBus {
   if (!redisUrl) {
     if (!local) {
       local = new EventTarget();
@@ -62,11 +71,50 @@ export function createEventBus(redisUrl: string | undefined): EventBus {
   }
   const options = { maxRetriesPerRequest: 3, enableAutoPipelining: true };
   const publishClient = new Redis(redisUrl, options);
-  const subscribeClient = new Redis(redisUrl, options);
+  // ioredis re-subscribes after a reconnect without catching: a connection lost again before
+  // Redis answers would leave an unhandled rejection. We re-subscribe ourselves, guarded.
+  const subscribeClient = new Redis(redisUrl, { ...options, autoResubscribe: false });
   // Errors are retried by ioredis; without listeners they would crash the process.
   for (const client of [publishClient, subscribeClient]) client.on('error', () => {});
+  const channels = new Set<string>();
+  let connectedBefore = false;
+  subscribeClient.on('ready', () => {
+    if (connectedBefore && channels.size > 0) {
+      subscribeClient.subscribe(...channels).catch((error: unknown) => onError?.(error, 'resubscribe'));
+    }
+    connectedBefore = true;
+  });
+  // The event target neither awaits nor catches these calls: with Redis unreachable, ioredis
+  // rejects after its retries and the unhandled rejection would end the process. Pub/sub is
+  // at-most-once by contract, so a lost publish or a late subscribe is logged, not fatal.
+  const guarded = (client: Redis, methods: ('publish' | 'subscribe' | 'unsubscribe')[]) => {
+    const wrapper = Object.create(client) as Redis;
+    // Listeners must land on the client itself, which is what emits its messages.
+    Object.defineProperty(wrapper, 'on', { value: client.on.bind(client) });
+    for (const method of methods) {
+      Object.defineProperty(wrapper, method, {
+        value: (...args: unknown[]) => {
+          if (client === subscribeClient) {
+            for (const channel of args as string[]) {
+              if (method === 'subscribe') channels.add(channel);
+              else channels.delete(channel);
+            }
+          }
+          return (client[method] as (...a: unknown[]) => Promise<unknown>)
+            .apply(client, args)
+            .catch((error: unknown) => onError?.(error, method));
+        },
+      });
+    }
+    return wrapper;
+  };
   return {
-    pubsub: createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) }),
+    pubsub: createPubSub<Topics>({
+      eventTarget: createRedisEventTarget({
+        publishClient: guarded(publishClient, ['publish']),
+        subscribeClient: guarded(subscribeClient, ['subscribe', 'unsubscribe']),
+      }),
+    }),
     check: async () => {
       await publishClient.ping();
     },

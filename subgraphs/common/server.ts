@@ -8,12 +8,13 @@ import { migrateDatabase } from '../../db/migrate';
 import type { Caller } from './caller';
 import type { SubgraphConfig } from './config';
 import type { BaseContext } from './context';
-import { CREDENTIAL_HEADER, CredentialVerifier, USER_AGENT_HEADER } from './credential';
+import { CREDENTIAL_HEADER, CredentialVerifier, QUOTA_HEADER, USER_AGENT_HEADER } from './credential';
 import type { SubgraphDefinition } from './definition';
 import { createServiceServer, requestIdOf, type ServiceServer } from './http-server';
 import { importPublicKey, loadOrCreateKeyPair } from './keys';
 import { createLogger, type Logger } from './logger';
 import { createEventBus, type EventBus } from './pubsub';
+import { parseQuota, type Quota } from './quota';
 import { createGraphQLHandler } from './yoga';
 
 export interface RunningSubgraph {
@@ -68,9 +69,10 @@ function useGatewayCredential(verifier: CredentialVerifier, callers: WeakMap<Req
  * The request's view of the event bus: what it publishes goes out as usual, and the users whose
  * access it changed are also noted for the response.
  */
-function reporting(events: EventBus, accessChanged: Set<string>): EventBus {
+function reporting(events: EventBus, accessChanged: Set<string>, apiKeysChanged: Set<string>): EventBus {
   const publish: EventBus['pubsub']['publish'] = (topic, ...args) => {
     if (topic === 'caller-access-changed') accessChanged.add(args[0] as string);
+    if (topic === 'api-key-changed') apiKeysChanged.add(args[0] as string);
     events.pubsub.publish(topic, ...args);
   };
   return { ...events, pubsub: { ...events.pubsub, publish } };
@@ -87,9 +89,17 @@ function useAccessChangeReport(): Plugin {
     onExecute({ args }) {
       return {
         onExecuteDone({ result, setResult }) {
-          const changed = (args.contextValue as unknown as BaseContext).accessChanged;
-          if (changed.size === 0 || Symbol.asyncIterator in result) return;
-          setResult({ ...result, extensions: { ...result.extensions, callerAccessChanged: [...changed] } });
+          const { accessChanged, apiKeysChanged } = args.contextValue as unknown as BaseContext;
+          if ((accessChanged.size === 0 && apiKeysChanged.size === 0) || Symbol.asyncIterator in result)
+            return;
+          setResult({
+            ...result,
+            extensions: {
+              ...result.extensions,
+              ...(accessChanged.size > 0 ? { callerAccessChanged: [...accessChanged] } : {}),
+              ...(apiKeysChanged.size > 0 ? { apiKeysChanged: [...apiKeysChanged] } : {}),
+            },
+          });
         },
       };
     },
@@ -118,20 +128,30 @@ export async function startSubgraph(
     max: config.DATABASE_POOL_MAX,
     onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
   });
-  const events = createEventBus(config.REDIS_URL);
+  const events = createEventBus(config.REDIS_URL, (error, operation) =>
+    logger.warn({ err: error, operation }, 'Redis pub/sub failed; the message is lost'),
+  );
   const verifier = new CredentialVerifier(await gatewayPublicKey(config), definition.name);
   const runtime = await definition.setup({ pool, logger, events, config });
 
   const callers = new WeakMap<Request, Caller>();
-  const baseContext = (requestId: string, caller: Caller, userAgent: string | undefined): BaseContext => {
+  const baseContext = (
+    requestId: string,
+    caller: Caller,
+    userAgent: string | undefined,
+    quota?: Quota,
+  ): BaseContext => {
     const accessChanged = new Set<string>();
+    const apiKeysChanged = new Set<string>();
     return {
+      quota,
       requestId,
       logger: logger.child({ requestId }),
       caller,
       userAgent,
-      events: reporting(events, accessChanged),
+      events: reporting(events, accessChanged, apiKeysChanged),
       accessChanged,
+      apiKeysChanged,
     };
   };
   const registry = new Registry();
@@ -147,6 +167,7 @@ export async function startSubgraph(
           request.headers.get('x-request-id') ?? crypto.randomUUID(),
           callers.get(request)!,
           request.headers.get(USER_AGENT_HEADER) ?? undefined,
+          parseQuota(request.headers.get(QUOTA_HEADER)),
         ),
       ),
     plugins: [useGatewayCredential(verifier, callers), useAccessChangeReport()],

@@ -40,3 +40,36 @@ export function addUserErrorType<T extends BaseContext>(builder: Builder<T>) {
     }),
   });
 }
+
+/**
+ * Makes a subgraph's `…Payload` types: the one thing a mutation returns (null or empty when
+ * refused) and the `userErrors` every payload carries, so each mutation states only what is its own.
+ */
+export function payloadTypeFactory<T extends BaseContext>(
+  builder: Builder<T>,
+  userErrorType: ReturnType<typeof addUserErrorType<T>>,
+) {
+  return function payloadType<P extends { userErrors: UserError[] }>(
+    name: string,
+    description: string,
+    result: { field: keyof P & string; type: unknown; description: string; list?: boolean },
+  ) {
+    return builder.objectRef<P>(name).implement({
+      description,
+      fields: (t) => ({
+        [result.field]: t.field({
+          // The result's type varies per payload; Pothos checks it when the schema is built.
+          type: (result.list ? [result.type] : result.type) as never,
+          nullable: !result.list,
+          description: result.description,
+          resolve: (payload) => payload[result.field] as never,
+        }),
+        userErrors: t.field({
+          type: [userErrorType],
+          description: 'Why the input was refused; empty on success.',
+          resolve: (payload) => payload.userErrors,
+        }),
+      }),
+    });
+  };
+}
