@@ -1,5 +1,6 @@
 import type { BaseContext } from '../common/context';
 import type { Encryptor } from '../common/encryption';
+import type { Outbox } from '../common/outbox';
 import type { AccessTokens } from './auth/access-tokens';
 import type { AccountsConfig } from './config';
 import type { IdentityContext } from './identity/runtime';
@@ -19,4 +20,6 @@ export interface AccountsContext extends BaseContext {
   identity: IdentityContext;
   /** Organizations, memberships and invitations (subgraphs/accounts/teams). */
   teams: TeamsStorage;
+  /** Platform events (member.added, …), emitted in the transaction of the change. */
+  outbox: Outbox;
 }

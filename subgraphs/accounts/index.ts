@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import type { SubgraphDefinition } from '../common/definition';
 import { createEncryptor } from '../common/encryption';
+import { createJobQueue } from '../common/jobs';
 import { importKeyPair, loadOrCreateKeyPair, loadOrCreateSecret } from '../common/keys';
+import { createOutbox } from '../common/outbox';
 import { createAccessTokens } from './auth/access-tokens';
 import { loadAccountsConfig } from './config';
 import { createIdentityRuntime, identityContext } from './identity/runtime';
@@ -38,6 +40,8 @@ export const accounts: SubgraphDefinition = {
     if (!mailer)
       logger.warn('SMTP_URL is not set: accounts cannot send email (password resets, invitations)');
     const identity = await createIdentityRuntime({ pool, settings, redisUrl: config.REDIS_URL, logger });
+    const jobs = await createJobQueue(pool, logger);
+    const outbox = await createOutbox({ jobs, source: 'accounts', config, logger });
     return {
       context: (base) => ({
         ...base,
@@ -49,12 +53,14 @@ export const accounts: SubgraphDefinition = {
         loaders: createAccountsLoaders(storage),
         identity: identityContext(identity),
         teams,
+        outbox,
       }),
       routes: {
         '/.well-known/jwks.json': accessTokens.jwksRoute,
         ...(mailbox ? { '/dev/mailbox': mailbox.route } : {}),
       },
       async close() {
+        await jobs.close();
         await identity.close();
         if (mailer instanceof SmtpMailer) mailer.close();
       },

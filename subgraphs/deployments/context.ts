@@ -1,5 +1,6 @@
 import type { BaseContext } from '../common/context';
 import type { Encryptor } from '../common/encryption';
+import type { Outbox } from '../common/outbox';
 import type { DeploymentsConfig } from './config';
 import type { DeploymentEngine } from './services/engine';
 import type { Uploads } from './services/uploads';
@@ -12,4 +13,6 @@ export interface DeploymentsContext extends BaseContext {
   engine: DeploymentEngine;
   encryptor: Encryptor;
   uploads: Uploads;
+  /** Platform events (deployment.created, project.deleted, …), emitted in the transaction of the change. */
+  outbox: Outbox;
 }

@@ -4,6 +4,7 @@ import type { SubgraphDefinition } from '../common/definition';
 import { createEncryptor } from '../common/encryption';
 import { createJobQueue } from '../common/jobs';
 import { loadOrCreateSecret } from '../common/keys';
+import { createOutbox } from '../common/outbox';
 import { loadDeploymentsConfig } from './config';
 import { createEdgeRouter } from './runtime/edge-router';
 import { createLocalRuntime } from './runtime/local/local-runtime';
@@ -34,7 +35,9 @@ export const deployments: SubgraphDefinition = {
     });
     const uploads = createUploads(storage, settings, logger);
     const jobs = await createJobQueue(pool, logger);
+    const outbox = await createOutbox({ jobs, source: 'deployments', config, logger });
     const engine = createDeploymentEngine({
+      outbox,
       storage,
       jobs,
       runtime,
@@ -61,6 +64,7 @@ export const deployments: SubgraphDefinition = {
         engine,
         encryptor,
         uploads,
+        outbox,
       }),
       routes: { '/uploads/': uploads.route },
       listening: uploads.listening,

@@ -145,14 +145,15 @@ function queries(db: Database) {
      * Points production at the deployment if the project is not pinned and the deployment was
      * created after the one production serves (compared in the database, to the microsecond).
      */
-    async takeProductionIfNewest(projectId: string, deploymentId: string): Promise<void> {
-      await db.execute(sql`
+    async takeProductionIfNewest(projectId: string, deploymentId: string): Promise<boolean> {
+      const { rowCount } = await db.execute(sql`
         UPDATE projects SET production_deployment_id = ${deploymentId}, updated_at = now()
         WHERE id = ${projectId} AND NOT production_pinned AND (
           production_deployment_id IS NULL OR
           (SELECT created_at FROM deployments WHERE id = projects.production_deployment_id) <
           (SELECT created_at FROM deployments WHERE id = ${deploymentId})
         )`);
+      return (rowCount ?? 0) > 0;
     },
     async setProduction(projectId: string, deploymentId: string | null, pinned: boolean): Promise<void> {
       await db

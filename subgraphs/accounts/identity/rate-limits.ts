@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,
@@ -8,6 +8,7 @@ import {
 } from 'rate-limiter-flexible';
 import { graphqlError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
+import { connectRateLimitStore } from '../../common/rate-limit-store';
 import type { AccountsConfig } from '../config';
 
 /**
@@ -91,21 +92,7 @@ export async function createRateLimits(
 
   let redis: Redis | undefined;
   if (redisUrl) {
-    redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    redis.on('error', (error) => logger.warn({ err: error }, 'rate limit store unavailable'));
-    // Commands fail at once while disconnected (no offline queue), so wait for the first
-    // connection: until then every request would be counted by the fallback only.
-    const connecting = redis;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        logger.warn('rate limit store not reachable yet: counting in memory until it is');
-        resolve();
-      }, 3_000);
-      connecting.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    redis = await connectRateLimitStore(redisUrl, logger);
   }
   const limiters = Object.fromEntries(
     Object.entries(limits).map(([name, { points, duration }]) => {

@@ -55,13 +55,14 @@ export function viewerRole(ctx: AccountsContext, organizationId: string): Role |
   const changed = changedInRequest.get(ctx)?.get(organizationId);
   if (changed !== undefined) return changed;
   const { caller } = ctx;
-  if (caller.kind !== 'user' || !Object.hasOwn(caller.memberships, organizationId)) return null;
+  // An API key is a member of its one organization, with the role its scopes allow.
+  if (caller.kind === 'anonymous' || !Object.hasOwn(caller.memberships, organizationId)) return null;
   return caller.memberships[organizationId] ?? null;
 }
 
 /** The IDs of the organizations the caller belongs to. */
 export function viewerOrganizationIds(ctx: AccountsContext): string[] {
-  const ids = new Set(ctx.caller.kind === 'user' ? Object.keys(ctx.caller.memberships) : []);
+  const ids = new Set(ctx.caller.kind === 'anonymous' ? [] : Object.keys(ctx.caller.memberships));
   for (const [id, role] of changedInRequest.get(ctx) ?? []) {
     if (role) ids.add(id);
     else ids.delete(id);

@@ -89,7 +89,7 @@ builder.queryFields((t) => ({
     description: 'The organization with this slug, or null if there is none or you are not a member of it.',
     args: { slug: t.arg.string({ required: true, description: 'The organization’s slug.' }) },
     resolve: async (_, { slug }, ctx) => {
-      if (ctx.caller.kind !== 'user') return null;
+      if (ctx.caller.kind === 'anonymous') return null;
       const organization = await ctx.teams.organizationBySlug(slug.trim().toLowerCase());
       return organization && viewerRole(ctx, organization.id) !== null ? organization : null;
     },

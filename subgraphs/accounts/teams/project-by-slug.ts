@@ -42,7 +42,7 @@ builder.queryFields((t) => ({
       slug: t.arg.string({ required: true, description: 'The project’s slug.' }),
     },
     resolve: async (_, args, ctx) => {
-      if (ctx.caller.kind !== 'user') return null;
+      if (ctx.caller.kind === 'anonymous') return null;
       const organization = await ctx.teams.organizationBySlug(args.organizationSlug.trim().toLowerCase());
       if (!organization || viewerRole(ctx, organization.id) === null) return null;
       return { organization: { id: organization.id }, slug: args.slug.trim().toLowerCase() };

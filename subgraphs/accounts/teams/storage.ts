@@ -12,6 +12,7 @@ import {
 } from '../../../db/accounts/schema';
 import { newId } from '../../../db/ids';
 import type { Role } from '../../common/caller';
+import { inTransaction } from '../../common/jobs';
 import { keysetOrder, keysetRange, type PageQuery } from '../../common/pagination';
 
 /** A membership as a page item: `id` is its sort key in that list (user ID or organization ID). */
@@ -94,10 +95,11 @@ export function createTeamsStorage(pool: pg.Pool) {
      * (row locks taken in another order by a concurrent change): the retry sees the winner's
      * state and decides again.
      */
-    async transaction<T>(work: (tx: TeamsTransaction) => Promise<T>): Promise<T> {
+    async transaction<T>(work: (tx: TeamsTransaction, client: pg.PoolClient) => Promise<T>): Promise<T> {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await db.transaction((tx) => work(transactionOf(tx)));
+          // On a client of its own, so the change's events join the same transaction (outbox).
+          return await inTransaction(pool, (client) => work(transactionOf(drizzle({ client })), client));
         } catch (error) {
           if (attempt >= 3 || !isRetryable(error)) throw error;
         }
@@ -108,7 +110,7 @@ export function createTeamsStorage(pool: pg.Pool) {
 
 export type TeamsStorage = ReturnType<typeof createTeamsStorage>;
 
-type Tx = Parameters<Parameters<NodePgDatabase['transaction']>[0]>[0];
+type Tx = NodePgDatabase;
 
 /** Reads and writes inside one transaction; the `…ForUpdate` reads lock what they return. */
 function transactionOf(tx: Tx) {

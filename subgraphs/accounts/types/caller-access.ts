@@ -33,8 +33,15 @@ builder.queryFields((t) => ({
     type: CallerAccessType,
     inaccessible: true,
     nullable: true,
-    description: 'The session state and memberships of the caller (gateway only).',
+    description:
+      'The session state and memberships of the caller (gateway only). For an API key: whether its creator still exists, and their memberships (the gateway caps the key by them).',
     resolve: async (_, __, ctx) => {
+      if (ctx.caller.kind === 'apiKey') {
+        const { userId } = ctx.caller;
+        const [user] = await ctx.storage.usersByIds([userId]);
+        if (!user) return { active: false, memberships: [] };
+        return { active: true, memberships: await ctx.storage.membershipsOfUser(userId) };
+      }
       if (ctx.caller.kind !== 'user') return null;
       const { userId, sessionId } = ctx.caller;
       const [active, memberships] = await Promise.all([

@@ -277,21 +277,19 @@ export function createEdgeRouter(options: EdgeRouterOptions): EdgeRouter {
   proxy.on('error', (error, req, resOrSocket) => {
     const state = served.get(req);
     const code = (error as NodeJS.ErrnoException).code;
+    const failure = () => ({
+      host: req.headers.host,
+      label: state?.label,
+      deploymentId: state?.deploymentId,
+      target: state?.target,
+      code,
+      timedOut: state?.timedOut,
+      err: error,
+    });
     if (resOrSocket instanceof http.ServerResponse) {
       const res = resOrSocket;
       if (res.destroyed) return; // the client left first; nothing to tell it
-      logger.warn(
-        {
-          host: req.headers.host,
-          label: state?.label,
-          deploymentId: state?.deploymentId,
-          target: state?.target,
-          code,
-          timedOut: state?.timedOut,
-          err: error,
-        },
-        'edge upstream failed',
-      );
+      logger.warn(failure(), 'edge upstream failed');
       sendPage(req, res, 502, MESSAGES.noAnswer);
       return;
     }
@@ -305,18 +303,7 @@ export function createEdgeRouter(options: EdgeRouterOptions): EdgeRouter {
       socket.destroy();
       return;
     }
-    logger.warn(
-      {
-        host: req.headers.host,
-        label: state?.label,
-        deploymentId: state?.deploymentId,
-        target: state?.target,
-        code,
-        timedOut: state?.timedOut,
-        err: error,
-      },
-      'edge websocket upstream failed',
-    );
+    logger.warn(failure(), 'edge websocket upstream failed');
     rejectUpgrade(socket, 502, MESSAGES.noAnswer);
   });
 

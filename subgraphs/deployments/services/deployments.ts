@@ -6,11 +6,12 @@ import type {
   ProjectRow,
 } from '../../../db/deployments/schema';
 import { newId } from '../../../db/ids';
-import { hasRole } from '../../common/caller';
+import { actingUserId, hasRole } from '../../common/caller';
 import { refusal, type UserError, userError, userErrorsFromZod } from '../../common/errors';
 import type { DeploymentsContext } from '../context';
 import { isSafeRef } from '../runtime/source-validation';
 import { environmentNamed, variablesOf } from './environments';
+import { deploymentEvent } from './platform-events';
 import { canSee, deploymentId, projectForChange } from './projects';
 
 export interface DeploymentPayload {
@@ -63,14 +64,23 @@ async function queueDeployment(
       projectId: project.id,
       organizationId: project.organizationId,
       environmentId: environment.id,
-      creatorId: ctx.caller.kind === 'user' ? ctx.caller.userId : '',
+      creatorId: actingUserId(ctx.caller) ?? '',
       envEncrypted: ctx.engine.encryptEnv(id, env),
       ...source,
     });
     await ctx.engine.enqueue(client, row);
+    await ctx.outbox.emit(
+      client,
+      deploymentEvent('deployment.created', row, {
+        actor: ctx.caller,
+        url: ctx.engine.deploymentUrl(row.id),
+        extra: { environment: environment.name, redeployOf: row.redeployOf },
+      }),
+    );
     return row;
   });
   ctx.engine.wake();
+  ctx.outbox.wake();
   ctx.engine.published(deployment);
   return { deployment, userErrors: [] };
 }
@@ -187,18 +197,25 @@ export async function cancelDeployment(
 ): Promise<DeploymentPayload> {
   const found = await deploymentForChange(ctx, input.deploymentId);
   if (!('deployment' in found) || !found.deployment) return found as DeploymentPayload;
-  const canceled = await ctx.storage.transition(found.deployment.id, cancelable, 'CANCELED', {
-    finishedAt: new Date(),
-    leaseExpiresAt: null,
+  const target = found.deployment;
+  const canceled = await ctx.storage.transaction(async (tx, client) => {
+    const row = await tx.transition(target.id, cancelable, 'CANCELED', {
+      finishedAt: new Date(),
+      leaseExpiresAt: null,
+    });
+    if (row)
+      await ctx.outbox.emit(client, deploymentEvent('deployment.canceled', row, { actor: ctx.caller }));
+    return row;
   });
   if (!canceled) {
-    const current = await ctx.storage.deployment(found.deployment.id);
+    const current = await ctx.storage.deployment(target.id);
     return failure(
       'deploymentId',
       `Only queued or building deployments can be canceled; this one is ${current?.status ?? 'gone'}.`,
       'CONFLICT',
     );
   }
+  ctx.outbox.wake();
   ctx.engine.canceled(canceled.id);
   ctx.engine.published(canceled);
   return { deployment: canceled, userErrors: [] };
@@ -216,7 +233,7 @@ async function pointProduction(
   rules: (deployment: DeploymentRow) => string | null,
 ): Promise<DeploymentPayload> {
   let previous: string | null = null;
-  const result = await ctx.storage.transaction(async (tx) => {
+  const result = await ctx.storage.transaction(async (tx, client) => {
     const project = await tx.lockProject(projectId);
     previous = project?.productionDeploymentId ?? null;
     const [deployment] = await tx.deploymentsByIds([deploymentIdValue]);
@@ -233,9 +250,18 @@ async function pointProduction(
     const refused = rules(deployment);
     if (refused) return failure('deploymentId', refused, 'CONFLICT');
     await tx.setProduction(project.id, deployment.id, pinned);
+    await ctx.outbox.emit(
+      client,
+      deploymentEvent('deployment.promoted', deployment, {
+        actor: ctx.caller,
+        url: ctx.engine.projectUrl(project),
+        extra: { previousDeploymentId: previous, rollback: pinned },
+      }),
+    );
     return { deployment, userErrors: [] };
   });
   if (result.deployment) {
+    ctx.outbox.wake();
     ctx.engine.routesChanged(projectId);
     ctx.engine.published(result.deployment);
     await ctx.engine.publishProductionChange(projectId, previous);

@@ -3,6 +3,7 @@ import type { DeploymentRow, DeploymentStatus, ProjectRow } from '../../../db/de
 import type { Encryptor } from '../../common/encryption';
 import type { JobQueue } from '../../common/jobs';
 import type { Logger } from '../../common/logger';
+import type { Outbox } from '../../common/outbox';
 import type { EventBus } from '../../common/pubsub';
 import type { DeploymentsConfig } from '../config';
 import type { EdgeRoute } from '../runtime/edge-router';
@@ -20,6 +21,7 @@ import {
 } from '../runtime/runtime';
 import { activeStatuses, type DeploymentsStorage } from '../storage';
 import type { LogWriter } from './log-writer';
+import { deploymentEvent } from './platform-events';
 
 export const PIPELINE_QUEUE = 'deployment-pipeline';
 /** A build interrupted this many times (its process died each time) ends in ERROR instead of starting over. */
@@ -36,6 +38,8 @@ class ShuttingDown extends Error {
 export interface EngineOptions {
   storage: DeploymentsStorage;
   jobs: JobQueue;
+  /** Where deployment.ready/.error/.crashed/.promoted are emitted, with the transition that causes them. */
+  outbox: Outbox;
   runtime: Runtime;
   logs: LogWriter;
   events: EventBus;
@@ -56,7 +60,7 @@ const envContext = (deploymentId: string) => `deployment-env:${deploymentId}`;
  * rows and call it; it never decides who may do what.
  */
 export function createDeploymentEngine(options: EngineOptions) {
-  const { storage, jobs, runtime, logs, events, logger, config, encryptor } = options;
+  const { storage, jobs, outbox, runtime, logs, events, logger, config, encryptor } = options;
   const node = config.RUNTIME_NODE_ID;
   const timeouts: StepTimeouts = {
     sourceMs: config.SOURCE_TIMEOUT_SECONDS * 1000,
@@ -92,6 +96,26 @@ export function createDeploymentEngine(options: EngineOptions) {
     if (!previous) return;
     const [project] = await storage.projectsByIds([projectId]);
     if (project && project.productionDeploymentId !== previous) published(await storage.deployment(previous));
+  }
+
+  /**
+   * A status change that is also a platform event: the row and its event commit together (a
+   * crash between them would otherwise lose the event or announce a change that never happened).
+   */
+  async function announcedTransition(
+    id: string,
+    from: DeploymentStatus[],
+    to: DeploymentStatus,
+    changes: Partial<DeploymentRow>,
+    type: 'deployment.error' | 'deployment.crashed',
+  ): Promise<DeploymentRow | null> {
+    const row = await storage.transaction(async (tx, client) => {
+      const changed = await tx.transition(id, from, to, changes);
+      if (changed) await outbox.emit(client, deploymentEvent(type, changed));
+      return changed;
+    });
+    if (row) outbox.wake();
+    return row;
   }
 
   function routesChanged(projectId: string): void {
@@ -197,12 +221,14 @@ export function createDeploymentEngine(options: EngineOptions) {
       const giveUp = attempt >= MAX_ATTEMPTS;
       const recovered = await storage.transaction(async (tx, client) => {
         if (giveUp) {
-          return tx.transition(row.id, activeStatuses, 'ERROR', {
+          const failed = await tx.transition(row.id, activeStatuses, 'ERROR', {
             errorMessage: `The build was interrupted ${attempt} times (the deployments service stopped while it ran). Redeploy to try again.`,
             errorStep: null,
             finishedAt: new Date(),
             leaseExpiresAt: null,
           });
+          if (failed) await outbox.emit(client, deploymentEvent('deployment.error', failed));
+          return failed;
         }
         const queued = await tx.transition(row.id, activeStatuses, 'QUEUED', {
           attempt,
@@ -216,7 +242,10 @@ export function createDeploymentEngine(options: EngineOptions) {
         return queued;
       });
       if (!recovered) continue;
-      if (giveUp) await storage.closeRunningSteps(row.id, 'FAILED');
+      if (giveUp) {
+        outbox.wake();
+        await storage.closeRunningSteps(row.id, 'FAILED');
+      }
       await systemLine(
         recovered,
         giveUp
@@ -371,15 +400,30 @@ export function createDeploymentEngine(options: EngineOptions) {
         finishedAt: null,
       });
       let previousProduction: string | null = null;
-      const ready = await storage.transaction(async (tx) => {
-        previousProduction = (await tx.lockProject(project.id))?.productionDeploymentId ?? null;
+      const ready = await storage.transaction(async (tx, client) => {
+        const locked = await tx.lockProject(project.id);
+        previousProduction = locked?.productionDeploymentId ?? null;
         const row = await tx.transition(id, ['DEPLOYING'], 'READY', {
           readyAt: new Date(),
           leaseExpiresAt: null,
         });
         if (!row) return null;
+        const url = edgeUrl(deploymentLabel(id), address());
+        await outbox.emit(client, deploymentEvent('deployment.ready', row, { url }));
         // The newest production build takes over the production URL, unless a rollback pinned it.
-        if (environment.kind === 'PRODUCTION') await tx.takeProductionIfNewest(project.id, id);
+        if (
+          environment.kind === 'PRODUCTION' &&
+          locked &&
+          (await tx.takeProductionIfNewest(project.id, id))
+        ) {
+          await outbox.emit(
+            client,
+            deploymentEvent('deployment.promoted', row, {
+              url: edgeUrl(locked.hostLabel, address()),
+              extra: { previousDeploymentId: previousProduction, rollback: false },
+            }),
+          );
+        }
         await tx.recordStep({
           deploymentId: id,
           step: 'ROUTE',
@@ -390,6 +434,7 @@ export function createDeploymentEngine(options: EngineOptions) {
         return row;
       });
       if (!ready) throw new Canceled();
+      outbox.wake();
       await publishProductionChange(project.id, previousProduction);
       // Served from now on, not before: the edge answers for READY deployments only.
       instances.set(id, instance);
@@ -436,12 +481,18 @@ export function createDeploymentEngine(options: EngineOptions) {
       logger.error({ err: reason, deploymentId: id, step }, 'pipeline failed');
     }
     await runtime.stop(id).catch(() => {});
-    const row = await storage.transition(id, ['BUILDING', 'DEPLOYING'], 'ERROR', {
-      errorMessage: message,
-      errorStep: reason instanceof StepFailure ? reason.step : step,
-      finishedAt: new Date(),
-      leaseExpiresAt: null,
-    });
+    const row = await announcedTransition(
+      id,
+      ['BUILDING', 'DEPLOYING'],
+      'ERROR',
+      {
+        errorMessage: message,
+        errorStep: reason instanceof StepFailure ? reason.step : step,
+        finishedAt: new Date(),
+        leaseExpiresAt: null,
+      },
+      'deployment.error',
+    );
     await storage.closeRunningSteps(id, 'FAILED');
     await systemLine(deployment, `Error: ${message}`);
     await logs.release(id);
@@ -478,7 +529,15 @@ export function createDeploymentEngine(options: EngineOptions) {
       } catch (error) {
         const message = error instanceof StepFailure ? error.message : 'The app could not be started again.';
         log.sink('RUNTIME', 'SYSTEM', `Could not start the app again: ${message}`);
-        published(await storage.transition(deployment.id, ['READY'], 'CRASHED', { errorMessage: message }));
+        published(
+          await announcedTransition(
+            deployment.id,
+            ['READY'],
+            'CRASHED',
+            { errorMessage: message },
+            'deployment.crashed',
+          ),
+        );
         routesChanged(deployment.projectId);
         return null;
       }
@@ -512,7 +571,15 @@ export function createDeploymentEngine(options: EngineOptions) {
       const message = `The app crashed ${event.restarts + 1} times in a row and is not restarted again. Redeploy to try again.`;
       await systemLine(row, message, 'RUNTIME');
       // CRASHED for good: the edge answers 503 and does not start it again.
-      published(await storage.transition(row.id, ['READY', 'CRASHED'], 'CRASHED', { errorMessage: message }));
+      published(
+        await announcedTransition(
+          row.id,
+          ['READY', 'CRASHED'],
+          'CRASHED',
+          { errorMessage: message },
+          'deployment.crashed',
+        ),
+      );
       await logs.release(row.id);
     }
     routesChanged(row.projectId);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EnvironmentRow, EnvironmentVariableRow } from '../../../db/deployments/schema';
-import { hasRole } from '../../common/caller';
+import { actingUserId, hasRole } from '../../common/caller';
 import { refusal, type UserError, userError, userErrorsFromZod } from '../../common/errors';
 import { isUniqueViolation } from '../../common/validation';
 import type { DeploymentsContext } from '../context';
@@ -156,7 +156,7 @@ export async function setEnvironmentVariables(
       ],
     };
   }
-  const userId = ctx.caller.kind === 'user' ? ctx.caller.userId : '';
+  const userId = actingUserId(ctx.caller) ?? '';
   const variables = await ctx.storage.upsertVariables(
     parsed.data.variables.map(({ key, value }) => ({
       environmentId: environment.id,
@@ -221,7 +221,8 @@ export async function revealEnvironmentVariable(
     {
       variableId: found.variable.id,
       key: found.variable.key,
-      userId: ctx.caller.kind === 'user' ? ctx.caller.userId : null,
+      userId: actingUserId(ctx.caller),
+      apiKeyId: ctx.caller.kind === 'apiKey' ? ctx.caller.apiKeyId : null,
     },
     'environment variable revealed',
   );

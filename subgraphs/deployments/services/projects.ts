@@ -8,6 +8,7 @@ import type { DeploymentsContext } from '../context';
 import { deploymentIdFromLabel } from '../runtime/hostnames';
 import { isSafeRef, normalizeRootDirectory, parseSourceUrl } from '../runtime/source-validation';
 import type { ProjectChanges } from '../storage';
+import { projectEvent } from './platform-events';
 
 const id = (prefix: string, noun: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9A-Z]{26}$`), `Not ${noun} ID.`);
@@ -154,7 +155,7 @@ export async function createProject(ctx: DeploymentsContext, input: unknown): Pr
   for (let tries = 0; ; tries++) {
     try {
       const hostLabel = await freeHostLabel(ctx, values.slug);
-      const project = await ctx.storage.transaction(async (tx) => {
+      const project = await ctx.storage.transaction(async (tx, client) => {
         const project = await tx.insertProject({
           organizationId,
           name: values.name,
@@ -172,8 +173,13 @@ export async function createProject(ctx: DeploymentsContext, input: unknown): Pr
           { projectId: project.id, name: 'production', kind: 'PRODUCTION' },
           { projectId: project.id, name: 'preview', kind: 'PREVIEW' },
         ]);
+        await ctx.outbox.emit(
+          client,
+          projectEvent('project.created', project, ctx.caller, ctx.engine.projectUrl(project)),
+        );
         return project;
       });
+      ctx.outbox.wake();
       return { project, userErrors: [] };
     } catch (error) {
       if (isUniqueViolation(error, 'projects_organization_slug_key')) {
@@ -228,11 +234,17 @@ export async function deleteProject(
 ): Promise<DeleteProjectPayload> {
   const found = await projectForChange(ctx, input.projectId, 'ADMIN');
   if ('userErrors' in found) return { deletedProjectId: null, ...found };
-  const removed = await ctx.storage.transaction(async (tx) => {
+  const removed = await ctx.storage.transaction(async (tx, client) => {
     const project = await tx.markProjectDeleted(found.project.id);
-    return project ? tx.removeDeploymentsOfProject(project.id) : null;
+    if (!project) return null;
+    await ctx.outbox.emit(
+      client,
+      projectEvent('project.deleted', project, ctx.caller, ctx.engine.projectUrl(project)),
+    );
+    return tx.removeDeploymentsOfProject(project.id);
   });
   if (!removed) return { deletedProjectId: null, userErrors: [noSuchProject()] };
+  ctx.outbox.wake();
   ctx.engine.routesChanged(found.project.id);
   await ctx.engine.removed(removed);
   return { deletedProjectId: found.project.id, userErrors: [] };

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { UploadRow } from '../../../db/deployments/schema';
 import { newId } from '../../../db/ids';
+import { actingUserId } from '../../common/caller';
 import type { UserError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import type { DeploymentsConfig } from '../config';
@@ -126,7 +127,7 @@ export async function createUpload(
   const row = await ctx.storage.insertUpload({
     id: newId('upl'),
     projectId: found.project.id,
-    createdBy: ctx.caller.kind === 'user' ? ctx.caller.userId : '',
+    createdBy: actingUserId(ctx.caller) ?? '',
     tokenHash: hash(token),
     expiresAt: new Date(Date.now() + ctx.settings.UPLOAD_TTL_MINUTES * 60_000),
   });

@@ -172,7 +172,7 @@ UserRef.implement({
         description: 'Deployments this user created, newest first, in the organizations you are a member of.',
         resolve: (user, args, ctx) => {
           const organizations =
-            ctx.caller.kind === 'user'
+            ctx.caller.kind !== 'anonymous'
               ? Object.keys(ctx.caller.memberships).filter((id) => canSee(ctx.caller, id))
               : [];
           return keysetConnection(args, (page) =>

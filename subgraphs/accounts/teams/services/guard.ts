@@ -4,8 +4,15 @@ import { refusal, type UserError, userError } from '../../../common/errors';
 import type { AccountsContext } from '../../context';
 import { atLeast, withinReach } from '../access';
 
-/** The signed-in caller's user ID; UNAUTHENTICATED for anyone else. */
+/**
+ * The signed-in caller's user ID; UNAUTHENTICATED for an anonymous caller. Membership is managed
+ * by people: an API key, whatever its scopes, gets FORBIDDEN (a leaked key must not be able to
+ * invite its holder in, or lock the owners out).
+ */
 export function signedInUserId(ctx: AccountsContext): string {
+  if (ctx.caller.kind === 'apiKey') {
+    throw refusal(ctx.caller, 'API keys cannot manage organizations or members; sign in to do this.');
+  }
   if (ctx.caller.kind !== 'user') throw refusal(ctx.caller);
   return ctx.caller.userId;
 }

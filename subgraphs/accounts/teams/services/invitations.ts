@@ -165,7 +165,7 @@ export async function acceptInvitation(
   if (!looksLikeToken(token)) return refused('This is not an invitation token.', 'INVALID');
 
   const alreadyMember = () => refused('You are already a member of this organization.', 'CONFLICT');
-  const accept = ctx.teams.transaction(async (tx): Promise<AcceptInvitationPayload> => {
+  const accept = ctx.teams.transaction(async (tx, client): Promise<AcceptInvitationPayload> => {
     const invitation = await tx.invitationByTokenHashForUpdate(digest(token));
     if (!invitation) return refused('This invitation does not exist.', 'NOT_FOUND');
     if (invitation.acceptedAt) return refused('This invitation has already been used.', 'CONFLICT');
@@ -183,6 +183,13 @@ export async function acceptInvitation(
     if (await tx.membership(invitation.organizationId, userId)) return alreadyMember();
     const membership = await tx.insertMembership(invitation.organizationId, userId, invitation.role);
     await tx.markInvitation(invitation.id, { acceptedAt: new Date() });
+    await ctx.outbox.emit(client, {
+      type: 'member.added',
+      organizationId: invitation.organizationId,
+      actor: ctx.caller,
+      subjects: { userId, invitationId: invitation.id },
+      payload: { userId, role: invitation.role, email },
+    });
     return { membership, userErrors: [] };
   });
   // Two invitations to one organization accepted at the same moment: the second insert loses.
@@ -191,6 +198,7 @@ export async function acceptInvitation(
     throw error;
   });
   if (result.membership) {
+    ctx.outbox.wake();
     noteOwnRoleChange(ctx, result.membership.organizationId, result.membership.role);
     await publishAccessChanged(ctx, [userId]);
   }

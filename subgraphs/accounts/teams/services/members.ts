@@ -64,7 +64,7 @@ export async function changeMemberRole(
   const actorId = signedInUserId(ctx);
   const { organizationId, userId, role } = input;
   let changed = false;
-  const result = await ctx.teams.transaction(async (tx): Promise<MembershipPayload> => {
+  const result = await ctx.teams.transaction(async (tx, client): Promise<MembershipPayload> => {
     changed = false;
     const found = await lockActorAndTarget(ctx, tx, organizationId, actorId, userId, 'Changing roles');
     if ('error' in found) return { membership: null, userErrors: [found.error] };
@@ -81,9 +81,18 @@ export async function changeMemberRole(
       return { membership: null, userErrors: [lastOwnerError(['input', 'role'])] };
     }
     changed = true;
-    return { membership: await tx.setRole(organizationId, userId, role), userErrors: [] };
+    const membership = await tx.setRole(organizationId, userId, role);
+    await ctx.outbox.emit(client, {
+      type: 'member.role_changed',
+      organizationId,
+      actor: ctx.caller,
+      subjects: { userId },
+      payload: { userId, previousRole: target.role, role },
+    });
+    return { membership, userErrors: [] };
   });
   if (changed) {
+    ctx.outbox.wake();
     if (userId === actorId) noteOwnRoleChange(ctx, organizationId, role);
     await publishAccessChanged(ctx, [userId]);
   }
@@ -102,13 +111,20 @@ export async function removeMember(
     organization: null,
     userErrors: [error],
   });
-  const result = await ctx.teams.transaction(async (tx): Promise<RemoveMemberPayload> => {
+  const result = await ctx.teams.transaction(async (tx, client): Promise<RemoveMemberPayload> => {
     const found = await lockActorAndTarget(ctx, tx, organizationId, actorId, userId, 'Removing members');
     if ('error' in found) return refused(found.error);
     const { actor, target, locked } = found;
     requireReach(ctx, actor, target.role, `Removing a member who is ${target.role} takes that role.`);
     if (isLastOwner(target, locked)) return refused(lastOwnerError(['input', 'userId']));
     await tx.deleteMembership(organizationId, userId);
+    await ctx.outbox.emit(client, {
+      type: 'member.removed',
+      organizationId,
+      actor: ctx.caller,
+      subjects: { userId },
+      payload: { userId, role: target.role, reason: userId === actorId ? 'LEFT' : 'REMOVED' },
+    });
     return {
       removedUserId: userId,
       // Who removed themself no longer sees the organization.
@@ -117,6 +133,7 @@ export async function removeMember(
     };
   });
   if (result.removedUserId) {
+    ctx.outbox.wake();
     if (userId === actorId) noteOwnRoleChange(ctx, organizationId, null);
     await publishAccessChanged(ctx, [userId]);
   }
@@ -134,7 +151,7 @@ export async function leaveOrganization(
     leftOrganizationId: null,
     userErrors: [error],
   });
-  const result = await ctx.teams.transaction(async (tx): Promise<LeaveOrganizationPayload> => {
+  const result = await ctx.teams.transaction(async (tx, client): Promise<LeaveOrganizationPayload> => {
     const locked = await tx.lockMemberships(organizationId, [userId]);
     const self = locked.find((m) => m.userId === userId);
     if (!self) return refused(noSuchOrganization());
@@ -145,9 +162,17 @@ export async function leaveOrganization(
     }
     if (isLastOwner(self, locked)) return refused(lastOwnerError(['input', 'organizationId']));
     await tx.deleteMembership(organizationId, userId);
+    await ctx.outbox.emit(client, {
+      type: 'member.removed',
+      organizationId,
+      actor: ctx.caller,
+      subjects: { userId },
+      payload: { userId, role: self.role, reason: 'LEFT' },
+    });
     return { leftOrganizationId: organizationId, userErrors: [] };
   });
   if (result.leftOrganizationId) {
+    ctx.outbox.wake();
     noteOwnRoleChange(ctx, organizationId, null);
     await publishAccessChanged(ctx, [userId]);
   }
