@@ -1,0 +1,4 @@
+import { createBuilder } from '../common/builder';
+import type { DeveloperContext } from './context';
+
+export const builder = createBuilder<DeveloperContext>();
