@@ -1,16 +1,18 @@
 import { resolve } from 'node:path';
 import { Registry } from 'prom-client';
+import type { Caller } from '../../subgraphs/common/caller';
 import { CredentialMinter } from '../../subgraphs/common/credential';
 import { createServiceServer, type ServiceServer } from '../../subgraphs/common/http-server';
 import { importKeyPair, loadOrCreateKeyPair } from '../../subgraphs/common/keys';
 import { createLogger, type Logger } from '../../subgraphs/common/logger';
 import { createEventBus } from '../../subgraphs/common/pubsub';
 import { createGraphQLHandler } from '../../subgraphs/common/yoga';
-import { Authenticator } from './auth';
+import { type AccessChange, Authenticator, affects } from './auth';
 import { readSupergraphConfig } from './composition';
 import type { GatewayConfig } from './config';
 import type { GatewayRequestContext } from './datasource';
 import { useCsrfPrevention, useRequestLimits, useSupergraph } from './plugins';
+import { createRateLimiter } from './rate-limits';
 import { SupergraphManager, type SupergraphSource } from './supergraph-manager';
 import { serveWebSockets } from './websocket';
 
@@ -32,7 +34,9 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     ? await importKeyPair(config.gatewayPrivateKey)
     : await loadOrCreateKeyPair(config.keysDir, 'gateway');
   const credentials = new CredentialMinter(signingKey);
-  const events = createEventBus(config.redisUrl);
+  const events = createEventBus(config.redisUrl, (error, operation) =>
+    logger.warn({ err: error, operation }, 'Redis pub/sub failed; the message is lost'),
+  );
 
   const source: SupergraphSource = config.composeFromSubgraphs
     ? { kind: 'subgraphs', subgraphs: readSupergraphConfig(resolve('supergraph.yaml')) }
@@ -41,17 +45,24 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const manager = new SupergraphManager(source, {
     logger,
     credentials,
-    onAccessChanged: (userIds) => authenticator?.forget(userIds),
+    // A subgraph's answer says whose access it changed: dropped here at once, with or without Redis.
+    onAccessChanged: ({ userIds, apiKeyIds }) => {
+      if (userIds.length > 0) authenticator?.forget(userIds);
+      if (apiKeyIds.length > 0) authenticator?.forgetApiKeys(apiKeyIds);
+    },
     subgraphTimeoutMs: config.subgraphTimeoutMs,
     subgraphUrls: config.subgraphUrls,
   });
   await manager.start();
   authenticator = new Authenticator(
     config,
-    () => manager.current.dataSources.find((s) => s.name === 'accounts'),
+    (name) => manager.current.dataSources.find((s) => s.name === name),
     events,
     logger,
   );
+  const rateLimiter = config.rateLimits.enabled
+    ? await createRateLimiter(config.rateLimits, config.redisUrl, logger)
+    : undefined;
 
   const registry = new Registry();
   const yoga = createGraphQLHandler<GatewayRequestContext>({
@@ -64,7 +75,14 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       const userAgent = request.headers.get('user-agent')?.slice(0, 512) ?? undefined;
       return { requestId, userAgent, caller: await authenticator!.authenticate(request, req, requestId) };
     },
-    plugins: [useCsrfPrevention(), ...useRequestLimits(config), useSupergraph(manager)],
+    // Rate limits count an operation once it is valid and its caller known, and before the
+    // supergraph plugin runs it.
+    plugins: [
+      useCsrfPrevention(),
+      ...useRequestLimits(config),
+      ...(rateLimiter ? [rateLimiter.plugin] : []),
+      useSupergraph(manager),
+    ],
   });
   const service = createServiceServer({
     name: 'gateway',
@@ -91,12 +109,13 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     maxPayloadBytes: config.maxBodyBytes,
     keepAliveMs: config.wsKeepAliveMs,
   });
-  // Streams outlive the request that authenticated them: when a user's access changes, their
-  // sockets and subscriptions are checked again (a revoked session ends them).
-  authenticator.onAccessChanged((userIds) => {
-    void sockets.accessChanged(userIds);
+  // Streams outlive the request that authenticated them: when a caller's access changes, their
+  // sockets and subscriptions are checked again (a revoked session or API key ends them).
+  authenticator.onAccessChanged((change: AccessChange) => {
+    const affected = (caller: Caller) => affects(change, caller);
+    void sockets.accessChanged(affected);
     void manager.current.subscriptions
-      .refresh(userIds, (caller) => authenticator!.currentCaller(caller))
+      .refresh(affected, (caller) => authenticator!.currentCaller(caller))
       .catch((error) => logger.warn({ err: error }, 'could not re-check subscriptions'));
   });
   service.onDrain(() => {
@@ -106,6 +125,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   service.onClose(async () => {
     await sockets.close();
     authenticator?.close();
+    await rateLimiter?.close();
     await manager.close();
     await events.close();
   });

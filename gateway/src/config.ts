@@ -2,6 +2,24 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { invalidEnvironment, readEnvironment } from '../../subgraphs/common/config';
 
+/** A variable holding JSON, checked against `shape` (a typo fails at start-up, naming the variable). */
+const json = <T extends z.ZodType>(shape: T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(shape);
+
+const tierName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a tier name: lowercase letters, digits, - and _');
+
 /** The gateway's environment and command line, read once. Every variable is in .env.example. */
 const env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -46,6 +64,36 @@ const env = z.object({
   /** Take the client address from X-Forwarded-For (behind a load balancer you run). */
   TRUST_PROXY: z.stringbool().default(false),
   REDIS_URL: z.url().optional(),
+  /**
+   * How long a resolved API key (its organization, scopes and its creator's role) is trusted
+   * before asking the developer and accounts subgraphs again; unknown keys are remembered as
+   * long. Revocation and role changes drop it at once through pub/sub (across replicas with Redis).
+   */
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Per-principal rate limits on GraphQL operations (see gateway/src/rate-limits.ts). */
+  RATE_LIMITS_ENABLED: z.stringbool().default(true),
+  /**
+   * Points per window for each plan tier, as a JSON object. `anonymous` applies to callers without
+   * credentials (counted per client address); the others are named by RATE_LIMIT_DEFAULT_TIER and
+   * RATE_LIMIT_ORGANIZATION_TIERS. A query or subscription root field costs 1 point, a mutation's 5.
+   */
+  RATE_LIMIT_TIERS: json(z.record(tierName, z.number().int().min(1).max(1_000_000_000))).default({
+    anonymous: 300,
+    free: 1_200,
+    pro: 6_000,
+    enterprise: 30_000,
+  }),
+  /** The window the tiers' points are counted over; a caller's budget is whole again when it ends. */
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** The tier of signed-in users and of API keys whose organization has no tier of its own. */
+  RATE_LIMIT_DEFAULT_TIER: tierName.default('free'),
+  /**
+   * Tiers of organizations' API keys, as a JSON object `{ "<organization id>": "<tier>" }`. A stopgap
+   * until billing sets a tier from each organization's plan.
+   */
+  RATE_LIMIT_ORGANIZATION_TIERS: json(z.record(z.string().min(1).max(100), tierName)).default({}),
+  /** Prefix of the counters in Redis: gateways that share a prefix (and a Redis) share counts. */
+  GATEWAY_RATE_LIMIT_KEY_PREFIX: z.string().min(1).max(100).default('construct:gateway:rate-limit'),
 });
 
 export interface GatewayConfig {
@@ -74,6 +122,19 @@ export interface GatewayConfig {
   wsKeepAliveMs: number;
   trustProxy: boolean;
   redisUrl: string | undefined;
+  apiKeyCacheMs: number;
+  rateLimits: RateLimitConfig;
+}
+
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Points per window, by tier (`anonymous` always among them). */
+  tiers: Record<string, number>;
+  windowSeconds: number;
+  defaultTier: string;
+  /** Tier of each organization's API keys, where it is not the default. */
+  organizationTiers: Record<string, string>;
+  keyPrefix: string;
 }
 
 export function loadGatewayConfig(argv = process.argv.slice(2), given = process.env): GatewayConfig {
@@ -96,6 +157,26 @@ export function loadGatewayConfig(argv = process.argv.slice(2), given = process.
       { path: ['GATEWAY_PRIVATE_KEY'], message: 'required in production' },
     ]);
   }
+  const unknownTiers = [
+    ...(Object.hasOwn(e.RATE_LIMIT_TIERS, 'anonymous')
+      ? []
+      : [{ path: ['RATE_LIMIT_TIERS'], message: 'needs an "anonymous" tier' }]),
+    ...(Object.hasOwn(e.RATE_LIMIT_TIERS, e.RATE_LIMIT_DEFAULT_TIER)
+      ? []
+      : [
+          {
+            path: ['RATE_LIMIT_DEFAULT_TIER'],
+            message: `"${e.RATE_LIMIT_DEFAULT_TIER}" is not in RATE_LIMIT_TIERS`,
+          },
+        ]),
+    ...Object.entries(e.RATE_LIMIT_ORGANIZATION_TIERS)
+      .filter(([, tier]) => !Object.hasOwn(e.RATE_LIMIT_TIERS, tier))
+      .map(([organizationId, tier]) => ({
+        path: ['RATE_LIMIT_ORGANIZATION_TIERS', organizationId],
+        message: `"${tier}" is not in RATE_LIMIT_TIERS`,
+      })),
+  ];
+  if (unknownTiers.length > 0) throw invalidEnvironment('the gateway', unknownTiers);
   const subgraphUrls: Record<string, string> = {};
   for (const [key, value] of Object.entries(environment)) {
     const match = /^SUBGRAPH_([A-Z0-9_]+)_URL$/.exec(key);
@@ -132,5 +213,14 @@ export function loadGatewayConfig(argv = process.argv.slice(2), given = process.
     wsKeepAliveMs: e.WS_KEEPALIVE_MS,
     trustProxy: e.TRUST_PROXY,
     redisUrl: e.REDIS_URL,
+    apiKeyCacheMs: e.API_KEY_CACHE_MS,
+    rateLimits: {
+      enabled: e.RATE_LIMITS_ENABLED,
+      tiers: e.RATE_LIMIT_TIERS,
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+      defaultTier: e.RATE_LIMIT_DEFAULT_TIER,
+      organizationTiers: e.RATE_LIMIT_ORGANIZATION_TIERS,
+      keyPrefix: e.GATEWAY_RATE_LIMIT_KEY_PREFIX,
+    },
   };
 }

@@ -8,9 +8,12 @@ import type { Caller } from '../../subgraphs/common/caller';
 import {
   CREDENTIAL_HEADER,
   type CredentialMinter,
+  QUOTA_HEADER,
   USER_AGENT_HEADER,
 } from '../../subgraphs/common/credential';
 import type { Logger } from '../../subgraphs/common/logger';
+import type { Quota } from '../../subgraphs/common/quota';
+import type { AccessChange } from './auth';
 
 interface Exchange {
   status: number;
@@ -26,6 +29,8 @@ export interface GatewayRequestContext {
   caller: Caller;
   /** The client's User-Agent, passed on for what subgraphs record (a session's device). */
   userAgent?: string;
+  /** The caller's rate-limit budget after this request (absent when limits are off). */
+  quota?: Quota;
 }
 
 /**
@@ -47,8 +52,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
       timeoutMs: number;
       logger: Logger;
       credentials: CredentialMinter;
-      /** A subgraph reported users whose roles or sessions its answer changed. */
-      onAccessChanged?: (userIds: string[]) => void;
+      /** A subgraph reported users whose roles or sessions, or API keys, its answer changed. */
+      onAccessChanged?: (change: AccessChange) => void;
     },
   ) {
     const parsed = new URL(url);
@@ -70,11 +75,11 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
       // Every fetch carries the caller, signed for this subgraph only.
       const credential = await this.options.credentials.mint(options.context.caller, this.name);
       const body = JSON.stringify({ query, variables, operationName });
+      const headers = this.headersOf(credential, requestId, options.context as GatewayRequestContext);
+      // A read shared with an identical one in flight carries that one's budget (a point or so apart).
       const exchange = READ_ONLY.test(query ?? '')
-        ? this.shared(`${credential}\n${body}`, () =>
-            this.send(body, credential, requestId, options.context.userAgent),
-          )
-        : this.send(body, credential, requestId, options.context.userAgent);
+        ? this.shared(`${credential}\n${body}`, () => this.send(body, headers))
+        : this.send(body, headers);
       const { status, contentType, text } = await exchange;
       if (!contentType.includes('json')) {
         return this.failure(`answered HTTP ${status} without a GraphQL response`, requestId);
@@ -82,8 +87,14 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
       // Parsed per consumer: the query planner merges into what it gets, so no two requests
       // may hold the same objects.
       const result = JSON.parse(text) as GatewayGraphQLResponse;
-      const changed = result.extensions?.callerAccessChanged;
-      if (Array.isArray(changed)) this.options.onAccessChanged?.(changed as string[]);
+      const users = result.extensions?.callerAccessChanged;
+      const apiKeys = result.extensions?.apiKeysChanged;
+      if (Array.isArray(users) || Array.isArray(apiKeys)) {
+        this.options.onAccessChanged?.({
+          userIds: Array.isArray(users) ? (users as string[]) : [],
+          apiKeyIds: Array.isArray(apiKeys) ? (apiKeys as string[]) : [],
+        });
+      }
       if (result.data === undefined && !result.errors) {
         return this.failure(`answered HTTP ${status} without data or errors`, requestId);
       }
@@ -107,22 +118,26 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
     return exchange;
   }
 
-  private async send(
-    body: string,
+  private headersOf(
     credential: string,
     requestId: string | undefined,
-    userAgent: string | undefined,
-  ): Promise<Exchange> {
+    context: GatewayRequestContext,
+  ): Record<string, string> {
+    return {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...(requestId ? { 'x-request-id': requestId } : {}),
+      [CREDENTIAL_HEADER]: credential,
+      ...(context.userAgent ? { [USER_AGENT_HEADER]: context.userAgent } : {}),
+      ...(context.quota ? { [QUOTA_HEADER]: JSON.stringify(context.quota) } : {}),
+    };
+  }
+
+  private async send(body: string, headers: Record<string, string>): Promise<Exchange> {
     const response = await this.pool.request({
       path: this.path,
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json, application/json',
-        ...(requestId ? { 'x-request-id': requestId } : {}),
-        [CREDENTIAL_HEADER]: credential,
-        ...(userAgent ? { [USER_AGENT_HEADER]: userAgent } : {}),
-      },
+      headers,
       body,
       signal: AbortSignal.timeout(this.options.timeoutMs),
     });

@@ -89,9 +89,11 @@ export function executorContext(
   } as unknown as GatewayGraphQLRequestContext;
 }
 
-/** Who a stream is shared by: one session's subscriptions, never another viewer's. */
+/** Who a stream is shared by: one session's (or one API key's) subscriptions, never another viewer's. */
 function scopeOf(caller: Caller): string {
-  return caller.kind === 'user' ? `${caller.userId}:${caller.sessionId}` : 'anonymous';
+  if (caller.kind === 'user') return `${caller.userId}:${caller.sessionId}`;
+  if (caller.kind === 'apiKey') return `apiKey:${caller.apiKeyId}`;
+  return 'anonymous';
 }
 
 /**
@@ -138,18 +140,23 @@ export class SubscriptionHub {
   }
 
   /**
-   * The access of these users changed (a role, a membership, a session): their streams start
-   * over with the caller as it is now, so the owning subgraph authorizes them afresh; a stream
-   * the caller may no longer see ends with the subgraph's error.
+   * The access of some callers changed (a role, a membership, a session, an API key): their
+   * streams start over with the caller as it is now, so the owning subgraph authorizes them
+   * afresh; a stream the caller may no longer see ends with the subgraph's error, and one whose
+   * session ended or whose key is no longer valid ends with UNAUTHENTICATED.
    */
-  async refresh(userIds: string[], callerOf: (caller: Caller) => Promise<Caller | null>): Promise<void> {
-    const users = new Set(userIds);
+  async refresh(
+    affected: (caller: Caller) => boolean,
+    callerOf: (caller: Caller) => Promise<Caller | null>,
+  ): Promise<void> {
     for (const group of [...this.groups.values()]) {
       const caller = group.request.context.caller;
-      if (caller.kind !== 'user' || !users.has(caller.userId) || group.ended) continue;
+      if (group.ended || !affected(caller)) continue;
       const fresh = await callerOf(caller);
       if (!fresh) {
-        this.end(group, ending('Your session has ended; sign in again.', 'UNAUTHENTICATED'));
+        const message =
+          caller.kind === 'apiKey' ? 'The API key is not valid.' : 'Your session has ended; sign in again.';
+        this.end(group, ending(message, 'UNAUTHENTICATED'));
         continue;
       }
       group.upstream.dispose();

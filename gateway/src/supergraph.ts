@@ -15,6 +15,7 @@ import {
 
 import type { CredentialMinter } from '../../subgraphs/common/credential';
 import type { Logger } from '../../subgraphs/common/logger';
+import type { AccessChange } from './auth';
 import { type GatewayRequestContext, SubgraphDataSource } from './datasource';
 import { executorContext, SubscriptionHub } from './subscriptions';
 
@@ -26,7 +27,7 @@ interface PlannedOperation {
 export interface SupergraphOptions {
   logger: Logger;
   credentials: CredentialMinter;
-  onAccessChanged?: (userIds: string[]) => void;
+  onAccessChanged?: (change: AccessChange) => void;
   subgraphTimeoutMs: number;
   /** Routing URL overrides by subgraph name. */
   subgraphUrls: Record<string, string>;

@@ -38,7 +38,7 @@ type Extra = { connection?: Connection };
  * as HTTP (limits, masking, logging) and the same authentication: the access token comes in
  * `connection_init`'s `authorization` (or the upgrade request's header). The protocol's own
  * close codes answer a second init (4429), a reused id (4409), a subscribe before the ack
- * (4401) and a silent client (4408); a bad token closes with 4403.
+ * (4401) and a silent client (4408); a bad token or API key closes with 4403.
  */
 export function serveWebSockets(options: WebSocketOptions) {
   const { yoga, authenticator, logger } = options;
@@ -61,9 +61,14 @@ export function serveWebSockets(options: WebSocketOptions) {
         const given = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const authorization = typeof given === 'string' ? given : request.headers.authorization;
         const requestId = requestIdOf(request);
+        // The proxy's report of the client address too: anonymous callers are counted by it.
+        const forwardedFor = request.headers['x-forwarded-for'];
+        const headers = new Headers();
+        if (authorization) headers.set('authorization', authorization);
+        if (typeof forwardedFor === 'string') headers.set('x-forwarded-for', forwardedFor);
         try {
           const caller = await authenticator.authenticate(
-            new Request('http://gateway/graphql', { headers: authorization ? { authorization } : {} }),
+            new Request('http://gateway/graphql', { headers }),
             request,
             requestId,
           );
@@ -82,7 +87,7 @@ export function serveWebSockets(options: WebSocketOptions) {
           });
           return true;
         } catch {
-          // Closes with 4403 Forbidden: the token is invalid, expired or its session ended.
+          // Closes with 4403 Forbidden: the token or key is invalid, expired or its session ended.
           return false;
         }
       },
@@ -153,18 +158,24 @@ export function serveWebSockets(options: WebSocketOptions) {
       return connections.size;
     },
     /**
-     * Re-checks the sockets of users whose access changed: a socket whose session ended is
-     * closed (4403); the others carry the caller as it is now into later subscriptions.
+     * Re-checks the sockets of callers whose access changed: a socket whose session ended or
+     * whose API key is no longer valid is closed (4403); the others carry the caller as it is
+     * now into later subscriptions.
      */
-    async accessChanged(userIds: string[]): Promise<void> {
-      const users = new Set(userIds);
+    async accessChanged(affected: (caller: Caller) => boolean): Promise<void> {
       for (const connection of connections) {
         const caller = connection.caller;
-        if (caller.kind !== 'user' || !users.has(caller.userId)) continue;
+        if (!affected(caller)) continue;
         try {
           const fresh = await authenticator.currentCaller(caller, connection.requestId);
           if (fresh) connection.caller = fresh;
-          else connection.socket.close(CloseCode.Forbidden, 'Forbidden: the session has ended');
+          else
+            connection.socket.close(
+              CloseCode.Forbidden,
+              caller.kind === 'apiKey'
+                ? 'Forbidden: the API key is no longer valid'
+                : 'Forbidden: the session has ended',
+            );
         } catch (error) {
           logger.warn({ err: error }, 'could not re-check a subscriber’s access');
         }

@@ -1,0 +1,235 @@
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  getOperationAST,
+  Kind,
+  type SelectionSetNode,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Redis } from 'ioredis';
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { Caller } from '../../subgraphs/common/caller';
+import { graphqlError } from '../../subgraphs/common/errors';
+import type { Logger } from '../../subgraphs/common/logger';
+import type { Quota } from '../../subgraphs/common/quota';
+import { connectRateLimitStore } from '../../subgraphs/common/rate-limit-store';
+import type { RateLimitConfig } from './config';
+import type { GatewayRequestContext } from './datasource';
+
+/**
+ * Points one root field of an operation costs. A mutation writes, and often starts work (a
+ * build, an email), so it weighs more than a read; a subscription is counted once, when it starts.
+ */
+export const ROOT_FIELD_POINTS = { query: 1, mutation: 5, subscription: 1 } as const;
+
+/**
+ * What an operation costs: the points of each root field it selects. Every alias is an
+ * operation of its own (`a: projects b: projects` costs two), fields that fragments put on the
+ * root count like any other, and introspection (`__schema`, `__type`, `__typename`) is free.
+ * Two selections with the same response key are one field (GraphQL merges them).
+ */
+export function operationPoints(document: DocumentNode, operationName?: string | null): number {
+  const operation = getOperationAST(document, operationName ?? undefined);
+  if (!operation) return 0;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const responseKeys = new Set<string>();
+  const spread = new Set<string>();
+  const collect = (selectionSet: SelectionSetNode) => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (!selection.name.value.startsWith('__')) {
+          responseKeys.add(selection.alias?.value ?? selection.name.value);
+        }
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        collect(selection.selectionSet);
+      } else if (!spread.has(selection.name.value)) {
+        spread.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) collect(fragment.selectionSet);
+      }
+    }
+  };
+  collect(operation.selectionSet);
+  return responseKeys.size * ROOT_FIELD_POINTS[operation.operation];
+}
+
+/** Who is counted, and under which tier. */
+export function principalOf(caller: Caller, config: RateLimitConfig): { principal: string; tier: string } {
+  switch (caller.kind) {
+    case 'anonymous':
+      return { principal: `ip:${caller.ip ?? 'unknown'}`, tier: 'anonymous' };
+    case 'user':
+      return { principal: `user:${caller.userId}`, tier: config.defaultTier };
+    case 'apiKey':
+      // Until billing gives each organization the tier of its plan, the configuration does.
+      return {
+        principal: `apiKey:${caller.apiKeyId}`,
+        tier: config.organizationTiers[caller.organizationId] ?? config.defaultTier,
+      };
+  }
+}
+
+const EXPOSED_HEADERS =
+  'RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, Retry-After';
+
+/** A principal's budget right after this request was counted. */
+interface Budget {
+  principal: string;
+  tier: string;
+  limit: number;
+  /** Points spent in this window, this request included (may exceed the limit). */
+  spent: number;
+  /** Until the window ends. */
+  msBeforeReset: number;
+  /** Whether this request may run. */
+  allowed: boolean;
+}
+
+export interface RateLimiter {
+  /** The Yoga plugin: counts each operation before it runs and refuses those over the budget. */
+  plugin: Plugin;
+  close(): Promise<void>;
+}
+
+/**
+ * Per-principal rate limits on GraphQL operations, by plan tier: a user, an API key, or an
+ * anonymous client address each has a budget of points per fixed window, and each operation
+ * spends the points of its root fields (`operationPoints`) once it is parsed, validated and its
+ * caller known, before it runs. Over the budget, it does not run: 429 with Retry-After and a
+ * RATE_LIMITED error (on a WebSocket, that error for that one operation; the socket stays).
+ * Every counted response says where the budget stands (`RateLimit-*` headers), and subgraphs
+ * get the same figures with each fetch (the `x-construct-quota` header, `viewerQuota`).
+ *
+ * Counts live in Redis when REDIS_URL is set, so every gateway replica spends from one budget.
+ * If Redis fails, each replica counts in its own memory until it is back (the library's
+ * insurance limiter): limits loosen by the number of replicas for a while, but the API stays up
+ * and nobody is locked out by an outage that is not theirs.
+ */
+export async function createRateLimiter(
+  config: RateLimitConfig,
+  redisUrl: string | undefined,
+  logger: Logger,
+): Promise<RateLimiter> {
+  // One counter per principal whatever its tier: the limit is applied here, not by the library,
+  // so a tier change applies to the points already spent in the window.
+  const options = {
+    points: Number.MAX_SAFE_INTEGER,
+    duration: config.windowSeconds,
+    keyPrefix: config.keyPrefix,
+  };
+  let redis: Redis | undefined;
+  let store: RateLimiterAbstract = new RateLimiterMemory(options);
+  if (redisUrl) {
+    redis = await connectRateLimitStore(redisUrl, logger);
+    store = new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: store });
+  }
+
+  const spend = async (caller: Caller, points: number): Promise<Budget> => {
+    const { principal, tier } = principalOf(caller, config);
+    const limit = config.tiers[tier]!;
+    // A free operation (introspection) reads the budget without starting a window.
+    const counted = points > 0 ? await store.penalty(principal, points) : await store.get(principal);
+    const spent = counted?.consumedPoints ?? 0;
+    return {
+      principal,
+      tier,
+      limit,
+      spent,
+      msBeforeReset: Math.max(0, counted?.msBeforeNext ?? config.windowSeconds * 1000),
+      allowed: points === 0 || spent <= limit,
+    };
+  };
+
+  /** The budget after a request, as the headers say it and subgraphs receive it. */
+  const quotaOf = (budget: Budget): Quota => ({
+    principal: budget.principal,
+    tier: budget.tier,
+    limit: budget.limit,
+    remaining: Math.max(0, budget.limit - budget.spent),
+    windowSeconds: config.windowSeconds,
+    resetAt: new Date(Date.now() + budget.msBeforeReset).toISOString(),
+  });
+
+  const counted = new WeakMap<Request, Budget>();
+
+  /** Counts the operation; undefined when it may run, else the result that answers it instead. */
+  const check = async (
+    contextValue: unknown,
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    extendContext: (extension: Partial<GatewayRequestContext>) => void,
+  ) => {
+    const context = contextValue as GatewayRequestContext & { request?: Request };
+    let budget: Budget;
+    try {
+      budget = await spend(context.caller, operationPoints(document, operationName));
+    } catch (error) {
+      // Both stores failed (a bug, not an outage): serving unmetered beats refusing everyone.
+      logger.warn({ err: error }, 'rate limit not checked: letting the request through');
+      return undefined;
+    }
+    // Yoga puts the HTTP request in the context; a WebSocket operation has none and no headers.
+    if (context.request) counted.set(context.request, budget);
+    if (budget.allowed) {
+      extendContext({ quota: quotaOf(budget) });
+      return undefined;
+    }
+    return { errors: [rateLimited(budget, config.windowSeconds, context.request !== undefined)] };
+  };
+
+  const plugin: Plugin = {
+    async onExecute({ args, extendContext, setResultAndStopExecution }) {
+      const refused = await check(args.contextValue, args.document, args.operationName, (quota) =>
+        extendContext(quota as never),
+      );
+      if (refused) setResultAndStopExecution(refused);
+    },
+    async onSubscribe({ args, extendContext, setResultAndStopExecution }) {
+      const refused = await check(args.contextValue, args.document, args.operationName, (quota) =>
+        extendContext(quota as never),
+      );
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onResponse({ request, response }) {
+      const budget = counted.get(request);
+      if (!budget) return;
+      const quota = quotaOf(budget);
+      // IETF draft-ietf-httpapi-ratelimit-headers: the budget, what is left, and seconds to reset.
+      response.headers.set('RateLimit-Limit', String(quota.limit));
+      response.headers.set('RateLimit-Remaining', String(quota.remaining));
+      response.headers.set('RateLimit-Reset', String(Math.ceil(budget.msBeforeReset / 1000)));
+      response.headers.set('RateLimit-Policy', `${quota.limit};w=${config.windowSeconds}`);
+      // A browser app on another origin may read only the headers it is told it may.
+      if (request.headers.has('origin')) {
+        response.headers.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+      }
+    },
+  };
+
+  return {
+    plugin,
+    async close() {
+      await redis?.quit().catch(() => {});
+    },
+  };
+}
+
+function rateLimited(budget: Budget, windowSeconds: number, overHttp: boolean) {
+  const retryAfterSeconds = Math.max(1, Math.ceil(budget.msBeforeReset / 1000));
+  const retryAt = new Date(Date.now() + retryAfterSeconds * 1000).toISOString();
+  const seconds = `${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}`;
+  return graphqlError(
+    'RATE_LIMITED',
+    `Rate limit reached: the ${budget.tier} tier allows ${budget.limit} points every ${windowSeconds} seconds. Retry in ${seconds} (at ${retryAt}).`,
+    {
+      retryAfterSeconds,
+      retryAt,
+      // Yoga turns this into the response's status and headers (and leaves it out of the body);
+      // on a socket it would only be noise.
+      ...(overHttp ? { http: { status: 429, headers: { 'retry-after': String(retryAfterSeconds) } } } : {}),
+    },
+  );
+}
