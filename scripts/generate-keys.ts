@@ -22,5 +22,8 @@ const lines = {
   ACCESS_TOKEN_PRIVATE_KEY: accessToken.privateJwk,
   ACCOUNTS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
   DEPLOYMENTS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  EVENTS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  // Shared by every subgraph (they sign the events they relay) and the events subgraph.
+  EVENTS_INGEST_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
 };
 for (const [name, value] of Object.entries(lines)) console.log(`${name}='${value}'`);

@@ -7,6 +7,8 @@ import type { SubgraphDefinition } from './common/definition';
 export const subgraphs = {
   accounts: { port: 4001, load: () => import('./accounts/index').then((m) => m.accounts) },
   deployments: { port: 4002, load: () => import('./deployments/index').then((m) => m.deployments) },
+  developer: { port: 4005, load: () => import('./developer/index').then((m) => m.developer) },
+  events: { port: 4006, load: () => import('./events/index').then((m) => m.events) },
 } satisfies Record<string, { port: number; load: () => Promise<SubgraphDefinition> }>;
 
 export type SubgraphName = keyof typeof subgraphs;

@@ -38,7 +38,7 @@ const services = [
     name: 'the gateway',
     origin: () => new URL(sut.url).origin,
     service: 'gateway',
-    checks: ['accounts', 'deployments'],
+    checks: ['accounts', 'deployments', 'developer', 'events'],
   },
   {
     name: 'a subgraph',

@@ -8,6 +8,7 @@ import { createGateway, type Gateway } from '../../gateway/src/app';
 import { composeSupergraph } from '../../gateway/src/composition';
 import { loadGatewayConfig } from '../../gateway/src/config';
 import { type SubgraphName, subgraphs } from '../../subgraphs/registry';
+import { GENEROUS_RATE_LIMITS } from './supergraph';
 
 const repositoryRoot = resolve(import.meta.dirname, '../..');
 const START_TIMEOUT_MS = 20_000;
@@ -163,6 +164,7 @@ export async function startTestGateway(
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',
       SUPERGRAPH_WATCH: 'false',
+      ...GENEROUS_RATE_LIMITS,
       ...env,
     }),
   );
