@@ -201,3 +201,21 @@ export function readBody(req: IncomingMessage): Promise<string> {
     req.on('error', reject);
   });
 }
+
+/**
+ * Runs a benchmark's `main`: Ctrl-C or SIGTERM stop its child processes before exiting, and a
+ * failure is printed and stops them too, so no subgraph or gateway outlives the run.
+ */
+export function runBenchmark(main: () => Promise<void>): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      stopAllChildrenSync();
+      process.exit(130);
+    });
+  }
+  main().catch((error: unknown) => {
+    console.error(`\nFAILED: ${error instanceof Error ? error.message : String(error)}`);
+    stopAllChildrenSync();
+    process.exit(1);
+  });
+}

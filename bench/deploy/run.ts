@@ -17,6 +17,7 @@ import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import { createGitRepository, type GitRepository } from '../../test/support/git-fixtures';
+import { integerOption } from '../common/options';
 import { type CpuSnapshot, type CpuUsage, cpuBetween, cpuSnapshot } from './cpu';
 import { type PlainRun, plainDeploy, stopPlainApps } from './plain';
 import { pollUntil } from './probe';
@@ -69,31 +70,28 @@ function readConfig(): Config {
       'poll-ms': { type: 'string' },
     },
   });
-  const integer = (flag: string | undefined, env: string, fallback: number, min: number, max: number) => {
-    const raw = flag ?? process.env[env];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new Error(`${env}: expected an integer from ${min} to ${max}, got ${raw}`);
-    }
-    return value;
-  };
   const only = values.only ?? process.env.BENCH_ONLY;
   if (only !== undefined && only !== 'latency' && only !== 'burst') {
     throw new Error(`--only: expected latency or burst, got ${only}`);
   }
-  const slots = integer(values.slots, 'BENCH_SLOTS', 4, 1, 64);
+  const slots = integerOption(values.slots, 'BENCH_SLOTS', 4, 1, 64);
   return {
-    rounds: integer(values.rounds, 'BENCH_ROUNDS', 5, 1, 1000),
-    warmup: integer(values.warmup, 'BENCH_WARMUP', 1, 0, 100),
+    rounds: integerOption(values.rounds, 'BENCH_ROUNDS', 5, 1, 1000),
+    warmup: integerOption(values.warmup, 'BENCH_WARMUP', 1, 0, 100),
     slots,
     // The burst's status poll reads one page of at most 100 deployments.
-    burst: integer(values.burst, 'BENCH_BURST', 20, 1, 100),
+    burst: integerOption(values.burst, 'BENCH_BURST', 20, 1, 100),
     // Above the slots, so that the per-organization limit, not the worker pool, is what is tested.
-    concurrency: integer(values.concurrency, 'BENCH_BUILD_CONCURRENCY', Math.min(64, slots * 2), slots, 64),
+    concurrency: integerOption(
+      values.concurrency,
+      'BENCH_BUILD_CONCURRENCY',
+      Math.min(64, slots * 2),
+      slots,
+      64,
+    ),
     latency: only !== 'burst',
     burstEnabled: only !== 'latency',
-    pollMs: integer(values['poll-ms'], 'BENCH_POLL_MS', 10, 1, 10_000),
+    pollMs: integerOption(values['poll-ms'], 'BENCH_POLL_MS', 10, 1, 10_000),
     burstPollMs: 50,
     timeoutMs: 120_000,
   };

@@ -105,6 +105,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       loadGatewayConfig(['--supergraph', supergraphPath], {
         ...base(options.keysDir),
         SUPERGRAPH_WATCH: 'false',
+        RATE_LIMITS_ENABLED: 'false',
       }),
     );
     undo.push(() => gateway.close());

@@ -15,8 +15,8 @@ import {
   type Pinning,
   pinSelf,
   planPinning,
+  runBenchmark,
   startChild,
-  stopAllChildrenSync,
   stopChild,
   waitForLine,
   waitForReady,
@@ -59,7 +59,11 @@ const GATEWAYS: Record<GatewayName, GatewaySpec> = {
     readyPath: '/health/ready',
     // In production our gateway requires the Ed25519 key it signs subgraph credentials with. The
     // bench makes a throwaway one per start unless one is given; it is never written anywhere.
-    env: () => ({ GATEWAY_PRIVATE_KEY: process.env.GATEWAY_PRIVATE_KEY ?? ephemeralEd25519Jwk() }),
+    // One client user hammers it; the gateways compared have no limiter.
+    env: () => ({
+      GATEWAY_PRIVATE_KEY: process.env.GATEWAY_PRIVATE_KEY ?? ephemeralEd25519Jwk(),
+      RATE_LIMITS_ENABLED: 'false',
+    }),
   },
   hive: {
     name: 'hive',
@@ -766,15 +770,4 @@ async function main(): Promise<void> {
   }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    stopAllChildrenSync();
-    process.exit(130);
-  });
-}
-
-main().catch((error: unknown) => {
-  console.error(`\nFAILED: ${error instanceof Error ? error.message : String(error)}`);
-  stopAllChildrenSync();
-  process.exit(1);
-});
+runBenchmark(main);

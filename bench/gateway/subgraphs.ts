@@ -15,12 +15,12 @@
  * GET /__stats on any subgraph port answers {"requests":n,"memoHits":n,"memoMisses":n} for that
  * subgraph, so the driver can tell how many subgraph calls a gateway makes per operation.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { type DocumentNode, parse } from 'graphql';
 import { createYoga } from 'graphql-yoga';
-import { readBody } from '../common/processes';
+import { ResponseMemo, serveMemoised } from '../common/response-memo';
 import { assertSingleGraphql } from './single-graphql';
 
 // Federation 2 preamble shared by every subgraph.
@@ -280,26 +280,6 @@ export function subgraphUrl(index: number, portBase = DEFAULT_SUBGRAPH_PORT_BASE
 // HTTP serving.
 // ---------------------------------------------------------------------------------------------
 
-/** Bounded memo of response bytes by exact request body. Stops growing when full (then yoga serves). */
-class ResponseMemo {
-  private readonly entries = new Map<string, Buffer>();
-  hits = 0;
-  misses = 0;
-
-  constructor(private readonly maxEntries: number) {}
-
-  get(body: string): Buffer | undefined {
-    const hit = this.entries.get(body);
-    if (hit) this.hits++;
-    else this.misses++;
-    return hit;
-  }
-
-  set(body: string, response: Buffer): void {
-    if (this.entries.size < this.maxEntries) this.entries.set(body, response);
-  }
-}
-
 export interface RunningSubgraphs {
   urls: string[];
   close(): Promise<void>;
@@ -362,34 +342,11 @@ function createSubgraphServer(definition: SubgraphDefinition, memoEnabled: boole
       yoga.requestListener(req, res);
       return;
     }
-    void serveMemoised(req, res).catch((error: unknown) => {
+    void serveMemoised(yoga, memo, req, res).catch((error: unknown) => {
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(String(error));
     });
   });
-
-  async function serveMemoised(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
-    let payload = memo.get(body);
-    if (!payload) {
-      // Real GraphQL execution through yoga's fetch API, then memoise only clean successes.
-      const response = await yoga.fetch(`http://127.0.0.1${req.url ?? '/graphql'}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body,
-      });
-      const text = await response.text();
-      if (response.status !== 200 || text.includes('"errors"')) {
-        res.writeHead(response.status, { 'content-type': 'application/json' });
-        res.end(text);
-        return;
-      }
-      payload = Buffer.from(text);
-      memo.set(body, payload);
-    }
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': payload.length });
-    res.end(payload);
-  }
 
   // Gateways keep connections alive; don't let the server drop idle ones mid-benchmark.
   server.keepAliveTimeout = 60_000;

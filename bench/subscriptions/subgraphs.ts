@@ -41,6 +41,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { createPubSub, createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { readBody } from '../common/processes';
+import { ResponseMemo, serveMemoised } from '../common/response-memo';
 import { assertSingleGraphql } from '../gateway/single-graphql';
 import {
   creatorIdOf,
@@ -447,7 +448,7 @@ function startUsers(): { server: Server; close(): Promise<void> } {
   const yoga = createYoga({ schema: usersSchema(), graphiql: false, landingPage: false, logging: false });
   // Keyed by the exact request body: a gateway asks for the same few users again and again, and
   // after the first answer (real GraphQL execution) each is a byte copy.
-  const memo = new Map<string, Buffer>();
+  const memo = new ResponseMemo(10_000);
   let requests = 0;
 
   const server = createServer((req, res) => {
@@ -470,27 +471,7 @@ function startUsers(): { server: Server; close(): Promise<void> } {
       void yoga.requestListener(req, res);
       return;
     }
-    void (async () => {
-      const body = await readBody(req);
-      let payload = memo.get(body);
-      if (!payload) {
-        const response = await yoga.fetch(`http://127.0.0.1${req.url ?? '/graphql'}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body,
-        });
-        const text = await response.text();
-        if (response.status !== 200 || text.includes('"errors"')) {
-          res.writeHead(response.status, { 'content-type': 'application/json' });
-          res.end(text);
-          return;
-        }
-        payload = Buffer.from(text);
-        if (memo.size < 10_000) memo.set(body, payload);
-      }
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': payload.length });
-      res.end(payload);
-    })().catch((error: unknown) => {
+    void serveMemoised(yoga, memo, req, res).catch((error: unknown) => {
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(String(error));
     });
