@@ -623,6 +623,34 @@ describe('delivery', () => {
     expect(byViewer.codes).toEqual(['FORBIDDEN']);
   });
 
+  it('redelivers once more when asked while an attempt is in flight, though that attempt succeeds', async () => {
+    const { id: organizationId } = await newOrganization();
+    const at = nextPath('redeliver-in-flight');
+    receiver.script(at, [{ status: 200, delayMs: TIMEOUT_MS * 0.7 }]);
+    const endpoint = await createEndpoint(sut.query, owner, organizationId, receiver.url(at));
+    const event = platformEvent(organizationId);
+    await ingest(eventsOrigin, [event]);
+    await receiver.waitFor(at, 1);
+    const [inFlight] = await deliveriesOf(sut.query, owner, endpoint.id);
+    expect(inFlight).toMatchObject({ status: 'PENDING', attemptCount: 0 });
+    const again = await mutate(sut.query, admin, 'redeliverWebhook', { deliveryId: inFlight!.id });
+    expect(again.payload?.userErrors).toEqual([]);
+
+    const requests = await receiver.waitFor(at, 2);
+    expect(requests.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
+    const after = await deliveryOf(
+      endpoint.id,
+      (d) => d.status === 'SUCCEEDED' && d.attemptCount === 2,
+      'SUCCEEDED twice',
+    );
+    expect(after.attempts.map((a) => [a.number, a.statusCode])).toEqual([
+      [1, 200],
+      [2, 200],
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.received(at)).toHaveLength(2);
+  });
+
   it('redelivers a delivery that was given up, and retries it on the schedule again', async () => {
     const { id: organizationId } = await newOrganization();
     const at = nextPath('redeliver-failed');

@@ -114,6 +114,12 @@ export const webhookDeliveries = pgTable(
      * leaves it to lapse, and the attempt is made again (its outcome was never recorded).
      */
     leasedUntil: at('leased_until'),
+    /**
+     * A redelivery asked for while an attempt may be in flight: that attempt's outcome must not
+     * end the delivery, or the redelivery the user was told about would never be sent. A claim
+     * clears it (the attempt it starts is the redelivery); recording an outcome honours it.
+     */
+    redeliverRequested: boolean('redeliver_requested').notNull().default(false),
     createdAt: at('created_at').notNull().defaultNow(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },

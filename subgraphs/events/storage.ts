@@ -183,7 +183,8 @@ function queries(db: Database) {
     },
     /**
      * Makes a delivery due now again, whatever its state, with the retry schedule starting over.
-     * Its lease stays: an attempt in flight finishes and records first.
+     * Its lease stays: an attempt in flight finishes and records first, then, seeing the request,
+     * leaves the delivery due now instead of ending it.
      */
     async redeliver(id: string): Promise<WebhookDeliveryRow | null> {
       const [row] = await db
@@ -192,6 +193,7 @@ function queries(db: Database) {
           status: 'PENDING',
           nextAttemptAt: sql`now()`,
           scheduleStart: sql`${webhookDeliveries.attemptCount}`,
+          redeliverRequested: true,
           updatedAt: new Date(),
         })
         .where(eq(webhookDeliveries.id, id))

@@ -23,6 +23,7 @@ CREATE TABLE "webhook_deliveries" (
 	"schedule_start" integer DEFAULT 0 NOT NULL,
 	"next_attempt_at" timestamp with time zone,
 	"leased_until" timestamp with time zone,
+	"redeliver_requested" boolean DEFAULT false NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );

@@ -156,7 +156,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
          LIMIT $1
          FOR UPDATE OF d SKIP LOCKED
        )
-       UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $2::float8 / 1000)
+       UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $2::float8 / 1000),
+         redeliver_requested = false
        FROM due, events e, webhook_endpoints w
        WHERE d.id = due.id AND e.id = d.event_id AND w.id = d.endpoint_id
        RETURNING d.id, d.attempt_count, d.schedule_start, d.endpoint_id, w.url,
@@ -204,12 +205,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   async function record(row: Claimed, result: AttemptResult): Promise<EventRow[]> {
     const succeeded = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     if (succeeded) {
-      await successes.record({
+      const dueAgain = await successes.record({
         ...result,
         deliveryId: row.id,
         endpointId: row.endpoint_id,
         attemptCount: row.attempt_count,
       });
+      if (dueAgain) later(0);
       return [];
     }
     return retryOnDeadlock(() => recordFailure(row, result));
@@ -228,17 +230,26 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const endpoint = endpoints[0];
       // Disabled while the attempt was in flight: nothing more goes to it.
       const retry = delay !== null && endpoint?.enabled === true;
-      const { rowCount } = await client.query(
-        `UPDATE webhook_deliveries SET status = $3, attempt_count = attempt_count + 1,
-           next_attempt_at = CASE WHEN $3 = 'PENDING' THEN now() + make_interval(secs => $4::float8 / 1000) END,
+      // A redelivery asked for during the attempt is due now, with its schedule starting after it.
+      const { rows: updated } = await client.query<{ next_attempt_at: Date | null }>(
+        `UPDATE webhook_deliveries SET
+           status = CASE WHEN redeliver_requested AND $5 THEN 'PENDING' ELSE $3 END,
+           next_attempt_at = CASE
+             WHEN redeliver_requested AND $5 THEN now()
+             WHEN $3 = 'PENDING' THEN now() + make_interval(secs => $4::float8 / 1000)
+           END,
+           schedule_start = CASE WHEN redeliver_requested THEN attempt_count + 1 ELSE schedule_start END,
+           attempt_count = attempt_count + 1, redeliver_requested = false,
            leased_until = NULL, updated_at = now()
-         WHERE id = $1 AND attempt_count = $2`,
-        [row.id, row.attempt_count, retry ? 'PENDING' : 'FAILED', delay ?? 0],
+         WHERE id = $1 AND attempt_count = $2
+         RETURNING next_attempt_at`,
+        [row.id, row.attempt_count, retry ? 'PENDING' : 'FAILED', delay ?? 0, endpoint?.enabled === true],
       );
-      if (rowCount === 0) return [];
+      if (updated.length === 0) return [];
+      const nextAttemptAt = updated[0]!.next_attempt_at;
       await client.query(
         `INSERT INTO webhook_delivery_attempts (delivery_id, number, started_at, duration_ms, status_code, error, response_excerpt, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $8::float8 / 1000) END)`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [
           row.id,
           row.attempt_count + 1,
@@ -247,10 +258,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           result.statusCode,
           result.error,
           result.excerpt,
-          retry ? delay : null,
+          nextAttemptAt,
         ],
       );
-      if (retry && delay! < options.pollIntervalMs) later(delay!);
+      if (nextAttemptAt) {
+        const wait = nextAttemptAt.getTime() - Date.now();
+        if (wait < options.pollIntervalMs) later(Math.max(0, wait));
+      }
       if (!endpoint?.enabled) return [];
       const failingFor = Date.now() - endpoint.failing_since.getTime();
       const reason = gone ? 'GONE' : failingFor >= options.disableAfterHours * 3_600_000 ? 'FAILING' : null;

@@ -11,8 +11,11 @@ export interface Success extends AttemptResult {
 }
 
 export interface SuccessRecorder {
-  /** Resolves once the success is committed (or known to be someone else's to record). */
-  record(success: Success): Promise<void>;
+  /**
+   * Resolves once the success is committed (or known to be someone else's to record): true when
+   * a redelivery was asked for meanwhile, so the delivery is due again now.
+   */
+  record(success: Success): Promise<boolean>;
 }
 
 /**
@@ -25,7 +28,7 @@ export interface SuccessRecorder {
  * that worker records its own attempt, this one's is dropped.
  */
 export function createSuccessRecorder(pool: pg.Pool): SuccessRecorder {
-  let queue: { success: Success; done: () => void; failed: (error: unknown) => void }[] = [];
+  let queue: { success: Success; done: (dueAgain: boolean) => void; failed: (error: unknown) => void }[] = [];
   let writing = false;
 
   async function flush() {
@@ -34,8 +37,8 @@ export function createSuccessRecorder(pool: pg.Pool): SuccessRecorder {
       const batch = queue;
       queue = [];
       try {
-        await retryOnDeadlock(() => write(batch.map((item) => item.success)));
-        for (const item of batch) item.done();
+        const dueAgain = await retryOnDeadlock(() => write(batch.map((item) => item.success)));
+        for (const item of batch) item.done(dueAgain.has(item.success.deliveryId));
       } catch (error) {
         for (const item of batch) item.failed(error);
       }
@@ -43,26 +46,35 @@ export function createSuccessRecorder(pool: pg.Pool): SuccessRecorder {
     writing = false;
   }
 
-  async function write(batch: Success[]) {
+  /** Returns the deliveries a redelivery request made due again. */
+  async function write(batch: Success[]): Promise<Set<string>> {
     const endpoints = [...new Set(batch.map((s) => s.endpointId))].sort();
-    await inTransaction(pool, async (client) => {
+    return inTransaction(pool, async (client) => {
       // Endpoints first, then deliveries: the order the failure path locks them in too.
       await client.query(
         'UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY($1) AND failing_since IS NOT NULL',
         [endpoints],
       );
-      await client.query(
+      // A redelivery asked for during the attempt leaves the delivery due now, its schedule
+      // starting after this attempt, instead of SUCCEEDED.
+      const { rows } = await client.query<{ id: string }>(
         `WITH input AS (
            SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[])
              AS t(id, claimed_count, started_at, duration_ms, status_code, excerpt)
          ), d AS (
-           UPDATE webhook_deliveries w SET status = 'SUCCEEDED', attempt_count = w.attempt_count + 1,
-             next_attempt_at = NULL, leased_until = NULL, updated_at = now()
+           UPDATE webhook_deliveries w SET
+             status = CASE WHEN w.redeliver_requested THEN 'PENDING' ELSE 'SUCCEEDED' END,
+             next_attempt_at = CASE WHEN w.redeliver_requested THEN now() END,
+             schedule_start = CASE WHEN w.redeliver_requested THEN w.attempt_count + 1 ELSE w.schedule_start END,
+             attempt_count = w.attempt_count + 1, redeliver_requested = false,
+             leased_until = NULL, updated_at = now()
            FROM input i WHERE w.id = i.id AND w.attempt_count = i.claimed_count
-           RETURNING i.*
+           RETURNING i.*, w.status
+         ), attempts AS (
+           INSERT INTO webhook_delivery_attempts (delivery_id, number, started_at, duration_ms, status_code, response_excerpt)
+           SELECT id, claimed_count + 1, started_at, duration_ms, status_code, excerpt FROM d
          )
-         INSERT INTO webhook_delivery_attempts (delivery_id, number, started_at, duration_ms, status_code, response_excerpt)
-         SELECT id, claimed_count + 1, started_at, duration_ms, status_code, excerpt FROM d`,
+         SELECT id FROM d WHERE status = 'PENDING'`,
         [
           batch.map((s) => s.deliveryId),
           batch.map((s) => s.attemptCount),
@@ -72,12 +84,13 @@ export function createSuccessRecorder(pool: pg.Pool): SuccessRecorder {
           batch.map((s) => s.excerpt),
         ],
       );
+      return new Set(rows.map((row) => row.id));
     });
   }
 
   return {
     record(success) {
-      return new Promise<void>((done, failed) => {
+      return new Promise<boolean>((done, failed) => {
         queue.push({ success, done, failed });
         if (!writing) void flush();
       });
