@@ -150,6 +150,20 @@ describe('endpoints', () => {
     );
     expect(disabled.payload!.webhookEndpoint).toMatchObject({ enabled: false, disabledReason: 'MANUAL' });
     expect(disabled.payload!.webhookEndpoint.disabledAt).not.toBeNull();
+    // Recorded like any other disabling, with who did it.
+    const log = await sut.query<{ events: { edges: { node: Record<string, unknown> }[] } }>(
+      `query ($org: ID!) { events(organizationId: $org, types: ["webhook_endpoint.disabled"]) {
+        edges { node { subjects payload actor { kind user { id } } } } } }`,
+      { org: organizationId },
+      viewer.headers,
+    );
+    expect(log.body.data!.events.edges.map((e) => e.node)).toEqual([
+      {
+        subjects: { webhookEndpointId: endpoint.id },
+        payload: { reason: 'MANUAL', url: `${url}?v=2` },
+        actor: { kind: 'USER', user: { id: admin.id } },
+      },
+    ]);
     const enabled = await mutate<{ webhookEndpoint: EndpointData }>(
       sut.query,
       admin,

@@ -19,7 +19,8 @@ export const eventTypes = {
   'member.role_changed': 'A member’s role changed.',
   'api_key.created': 'An API key was created.',
   'api_key.revoked': 'An API key was revoked (or replaced by rotation).',
-  'webhook_endpoint.disabled': 'A webhook endpoint was disabled (it answered 410, or failed for days).',
+  'webhook_endpoint.disabled':
+    'A webhook endpoint was disabled (it answered 410, failed for days, or an admin disabled it).',
   'webhook.test': 'Sent by `sendTestWebhook`, to one endpoint only.',
 } as const;
 

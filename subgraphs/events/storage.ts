@@ -15,6 +15,7 @@ import {
   webhookEndpoints,
 } from '../../db/events/schema';
 import { newId } from '../../db/ids';
+import type { Actor } from '../common/caller';
 import { inTransaction } from '../common/jobs';
 import { byId } from '../common/loaders';
 import type { PageQuery } from '../common/pagination';
@@ -333,20 +334,36 @@ export function platformEvent(row: EventRow): PlatformEvent {
 }
 
 /** Disables an endpoint (if it still is enabled) and ends its pending deliveries; the row if this call disabled it. */
+/**
+ * Disables an endpoint, ends its pending deliveries and records `webhook_endpoint.disabled`
+ * (in the log, and sent to the organization's other endpoints), all on `client`'s open
+ * transaction. Returns that event, or null when the endpoint was already disabled.
+ */
 export async function disableEndpoint(
-  tx: EventsQueries,
+  client: pg.PoolClient,
   id: string,
   reason: DisabledReason,
-): Promise<WebhookEndpointRow | null> {
+  actor: Actor,
+  details: Record<string, unknown> = {},
+): Promise<EventRow | null> {
+  const tx = queriesOn(client);
   const endpoint = await tx.lockEndpoint(id);
   if (!endpoint?.enabled) return null;
-  const disabled = await tx.updateEndpoint(id, {
-    enabled: false,
-    disabledReason: reason,
-    disabledAt: new Date(),
-  });
+  await tx.updateEndpoint(id, { enabled: false, disabledReason: reason, disabledAt: new Date() });
   await tx.failPendingDeliveries(id);
-  return disabled;
+  const [event] = await recordEvents(client, [
+    {
+      id: newId('evt'),
+      type: 'webhook_endpoint.disabled',
+      organizationId: endpoint.organizationId,
+      actor,
+      source: 'events',
+      subjects: { webhookEndpointId: id },
+      payload: { reason, url: endpoint.url, ...details },
+      occurredAt: new Date().toISOString(),
+    },
+  ]);
+  return event ?? null;
 }
 
 export function createEventsStorage(pool: pg.Pool) {

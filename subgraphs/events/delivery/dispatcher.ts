@@ -1,12 +1,11 @@
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import type { EventRow } from '../../../db/events/schema';
-import { newId } from '../../../db/ids';
 import { SYSTEM_ACTOR } from '../../common/caller';
 import type { Encryptor } from '../../common/encryption';
 import { inTransaction } from '../../common/jobs';
 import type { Logger } from '../../common/logger';
-import { disableEndpoint, queriesOn, recordEvents } from '../storage';
+import { disableEndpoint } from '../storage';
 import { createSuccessRecorder, retryOnDeadlock } from './recorder';
 import { type RetryPolicy, retryDelayMs } from './schedule';
 import type { AttemptResult, Sender } from './sender';
@@ -269,27 +268,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const failingFor = Date.now() - endpoint.failing_since.getTime();
       const reason = gone ? 'GONE' : failingFor >= options.disableAfterHours * 3_600_000 ? 'FAILING' : null;
       if (!reason) return [];
-      const disabled = await disableEndpoint(queriesOn(client), row.endpoint_id, reason);
+      const disabled = await disableEndpoint(client, row.endpoint_id, reason, SYSTEM_ACTOR, {
+        statusCode: result.statusCode,
+        error: result.error,
+        failingSince: endpoint.failing_since.toISOString(),
+      });
       if (!disabled) return [];
-      logger.info({ endpointId: disabled.id, reason }, 'webhook endpoint disabled');
-      return recordEvents(client, [
-        {
-          id: newId('evt'),
-          type: 'webhook_endpoint.disabled',
-          organizationId: disabled.organizationId,
-          actor: SYSTEM_ACTOR,
-          source: 'events',
-          subjects: { webhookEndpointId: disabled.id },
-          payload: {
-            reason,
-            url: disabled.url,
-            statusCode: result.statusCode,
-            error: result.error,
-            failingSince: endpoint.failing_since.toISOString(),
-          },
-          occurredAt: new Date().toISOString(),
-        },
-      ]);
+      logger.info({ endpointId: row.endpoint_id, reason }, 'webhook endpoint disabled');
+      return [disabled];
     });
   }
 

@@ -185,14 +185,18 @@ export async function updateEndpoint(ctx: EventsContext, input: unknown): Promis
   if (url != null) changes.url = url;
   if (eventTypes != null) changes.eventTypes = eventTypes;
   if (text != null) changes.description = text;
-  const webhookEndpoint = await ctx.storage.transaction(async (tx) => {
-    if (enabled === false) await disableEndpoint(tx, found.endpoint.id, 'MANUAL');
+  const { webhookEndpoint, disabled } = await ctx.storage.transaction(async (tx, client) => {
+    const disabled =
+      enabled === false
+        ? await disableEndpoint(client, found.endpoint.id, 'MANUAL', actorOf(ctx.caller))
+        : null;
     // Re-enabling starts afresh: the failure streak that may have disabled it is forgotten.
     if (enabled === true && !found.endpoint.enabled) {
       Object.assign(changes, { enabled: true, disabledReason: null, disabledAt: null, failingSince: null });
     }
-    return tx.updateEndpoint(found.endpoint.id, changes);
+    return { webhookEndpoint: await tx.updateEndpoint(found.endpoint.id, changes), disabled };
   });
+  if (disabled) ctx.recorded([disabled]);
   return { webhookEndpoint, userErrors: [] };
 }
 
