@@ -15,7 +15,7 @@ import {
 /**
  * Per-principal rate limits at the gateway, with real, low limits: each operation costs the
  * points of its root fields (1 per query field, 5 per mutation field, every alias one more
- * field), a principal's budget is counted per window, and over it the operation does not run
+ * field) and a point per 100 page fetches its lists may take, a principal's budget is counted per window, and over it the operation does not run
  * (429, Retry-After, RATE_LIMITED). The main gateway counts in memory; two more share a Redis.
  */
 
@@ -142,6 +142,20 @@ describe('a user’s budget, counted in the gateway’s memory', () => {
     );
     expect(introspection.status).toBe(200);
     expect(budgetOf(introspection).remaining).toBe(TIERS.free - 6);
+  });
+
+  test('charges a point more per 100 page fetches nested lists may take, before running it', async () => {
+    const user = await newUser();
+    // Page sizes in variables: the request-cost limit in front reads only literal ones.
+    const nested = `query ($m: Int, $p: Int, $d: Int) { viewer { memberships(first: $m) { edges { node {
+      organization { projects(first: $p) { edges { node { deployments(first: $d) { edges { node { id } } } } } } }
+    } } } } }`;
+    // 1 fetch of memberships, 50 of projects, 50 × 2 of deployments: 151 fetches, 1 point more.
+    const light = await supergraph.query(nested, { m: 50, p: 2, d: 10 }, user.headers);
+    expect(light.body.errors).toBeUndefined();
+    expect(budgetOf(light).remaining).toBe(TIERS.free - 2);
+    // 1 + 50 + 50 × 20 = 1,051 fetches: 1 + 10 points, more than the tier allows at all.
+    expectRateLimited(await supergraph.query(nested, { m: 50, p: 20, d: 10 }, user.headers));
   });
 
   test('weighs a mutation at five points, and does not run one over the budget', async () => {

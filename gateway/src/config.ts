@@ -75,7 +75,8 @@ const env = z.object({
   /**
    * Points per window for each plan tier, as a JSON object. `anonymous` applies to callers without
    * credentials (counted per client address); the others are named by RATE_LIMIT_DEFAULT_TIER and
-   * RATE_LIMIT_ORGANIZATION_TIERS. A query or subscription root field costs 1 point, a mutation's 5.
+   * RATE_LIMIT_ORGANIZATION_TIERS. A query or subscription root field costs 1 point, a mutation's 5,
+   * and 100 page fetches of nested lists 1 more (`operationPoints`).
    */
   RATE_LIMIT_TIERS: json(z.record(tierName, z.number().int().min(1).max(1_000_000_000))).default({
     anonymous: 300,

@@ -1,7 +1,14 @@
 import {
   type DocumentNode,
+  type ExecutionArgs,
+  type FieldNode,
   type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  getNamedType,
   getOperationAST,
+  isInterfaceType,
+  isObjectType,
   Kind,
   type SelectionSetNode,
 } from 'graphql';
@@ -11,6 +18,7 @@ import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis } from 'r
 import type { Caller } from '../../subgraphs/common/caller';
 import { graphqlError } from '../../subgraphs/common/errors';
 import type { Logger } from '../../subgraphs/common/logger';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../subgraphs/common/pagination';
 import type { Quota } from '../../subgraphs/common/quota';
 import { connectRateLimitStore } from '../../subgraphs/common/rate-limit-store';
 import type { RateLimitConfig } from './config';
@@ -22,19 +30,25 @@ import type { GatewayRequestContext } from './datasource';
  */
 export const ROOT_FIELD_POINTS = { query: 1, mutation: 5, subscription: 1 } as const;
 
+/** Page fetches that cost one point more, as GitHub counts its GraphQL API. */
+export const FETCHES_PER_POINT = 100;
+
 /**
- * What an operation costs: the points of each root field it selects. Every alias is an
- * operation of its own (`a: projects b: projects` costs two), fields that fragments put on the
- * root count like any other, and introspection (`__schema`, `__type`, `__typename`) is free.
- * Two selections with the same response key are one field (GraphQL merges them).
+ * What an operation costs: the points of each root field it selects, and one more point for
+ * every 100 page fetches its lists may take (`pageFetches`). Every alias is an operation of its
+ * own (`a: projects b: projects` costs two), fields that fragments put on the root count like
+ * any other, and introspection (`__schema`, `__type`, `__typename`) is free. Two selections
+ * with the same response key are one field (GraphQL merges them).
  */
-export function operationPoints(document: DocumentNode, operationName?: string | null): number {
+export function operationPoints(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName?: string | null,
+  variables?: Record<string, unknown> | null,
+): number {
   const operation = getOperationAST(document, operationName ?? undefined);
   if (!operation) return 0;
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-  }
+  const fragments = fragmentsOf(document);
   const responseKeys = new Set<string>();
   const spread = new Set<string>();
   const collect = (selectionSet: SelectionSetNode) => {
@@ -53,7 +67,82 @@ export function operationPoints(document: DocumentNode, operationName?: string |
     }
   };
   collect(operation.selectionSet);
-  return responseKeys.size * ROOT_FIELD_POINTS[operation.operation];
+  const root = schema.getRootType(operation.operation);
+  const fetches = root ? pageFetches(schema, operation.selectionSet, root, fragments, variables ?? {}) : 0;
+  return responseKeys.size * ROOT_FIELD_POINTS[operation.operation] + Math.floor(fetches / FETCHES_PER_POINT);
+}
+
+function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  return fragments;
+}
+
+/**
+ * How many pages the lists of a selection may fetch at most: a field that takes `first` or
+ * `last` is one fetch for each item of the lists above it, and its own page size (the default
+ * when not given) multiplies the fetches below it. `viewer { memberships(first: 100) { … projects
+ * (first: 100) { … deployments(first: 100) } } }` is 1 + 100 + 10,000 fetches: where counting root
+ * fields alone would charge one point for up to a million deployments, this charges 102.
+ */
+export function pageFetches(
+  schema: GraphQLSchema,
+  selectionSet: SelectionSetNode,
+  parentType: GraphQLNamedType,
+  fragments: Map<string, FragmentDefinitionNode>,
+  variables: Record<string, unknown>,
+  multiplier = 1,
+): number {
+  let fetches = 0;
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      const field =
+        isObjectType(parentType) || isInterfaceType(parentType)
+          ? parentType.getFields()[selection.name.value]
+          : undefined;
+      if (!field || !selection.selectionSet) continue;
+      let below = multiplier;
+      if (field.args.some((arg) => arg.name === 'first' || arg.name === 'last')) {
+        fetches += multiplier;
+        below = multiplier * pageSizeOf(selection, variables);
+      }
+      fetches += pageFetches(
+        schema,
+        selection.selectionSet,
+        getNamedType(field.type),
+        fragments,
+        variables,
+        below,
+      );
+    } else {
+      // Validation has ruled out fragment cycles by now.
+      const fragment =
+        selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
+      if (!fragment) continue;
+      const type = fragment.typeCondition ? schema.getType(fragment.typeCondition.name.value) : parentType;
+      if (type) fetches += pageFetches(schema, fragment.selectionSet, type, fragments, variables, multiplier);
+    }
+  }
+  return fetches;
+}
+
+/** The page size a field asks for: `first` or `last`, else what the subgraphs default to. */
+function pageSizeOf(field: FieldNode, variables: Record<string, unknown>): number {
+  for (const argument of field.arguments ?? []) {
+    if (argument.name.value !== 'first' && argument.name.value !== 'last') continue;
+    const value =
+      argument.value.kind === Kind.VARIABLE
+        ? variables[argument.value.name.value]
+        : argument.value.kind === Kind.INT
+          ? Number(argument.value.value)
+          : undefined;
+    // Out of range, the subgraph refuses the page: the cap only keeps the arithmetic sane.
+    if (typeof value === 'number' && Number.isInteger(value))
+      return Math.min(Math.max(value, 0), MAX_PAGE_SIZE);
+  }
+  return DEFAULT_PAGE_SIZE;
 }
 
 /** Who is counted, and under which tier. */
@@ -157,15 +246,14 @@ export async function createRateLimiter(
 
   /** Counts the operation; undefined when it may run, else the result that answers it instead. */
   const check = async (
-    contextValue: unknown,
-    document: DocumentNode,
-    operationName: string | null | undefined,
+    args: ExecutionArgs,
     extendContext: (extension: Partial<GatewayRequestContext>) => void,
   ) => {
-    const context = contextValue as GatewayRequestContext & { request?: Request };
+    const context = args.contextValue as GatewayRequestContext & { request?: Request };
     let budget: Budget;
     try {
-      budget = await spend(context.caller, operationPoints(document, operationName));
+      const points = operationPoints(args.schema, args.document, args.operationName, args.variableValues);
+      budget = await spend(context.caller, points);
     } catch (error) {
       // Both stores failed (a bug, not an outage): serving unmetered beats refusing everyone.
       logger.warn({ err: error }, 'rate limit not checked: letting the request through');
@@ -182,15 +270,11 @@ export async function createRateLimiter(
 
   const plugin: Plugin = {
     async onExecute({ args, extendContext, setResultAndStopExecution }) {
-      const refused = await check(args.contextValue, args.document, args.operationName, (quota) =>
-        extendContext(quota as never),
-      );
+      const refused = await check(args, (quota) => extendContext(quota as never));
       if (refused) setResultAndStopExecution(refused);
     },
     async onSubscribe({ args, extendContext, setResultAndStopExecution }) {
-      const refused = await check(args.contextValue, args.document, args.operationName, (quota) =>
-        extendContext(quota as never),
-      );
+      const refused = await check(args, (quota) => extendContext(quota as never));
       if (refused) setResultAndStopExecution(refused);
     },
     onResponse({ request, response }) {
