@@ -32,7 +32,7 @@ export interface NewEvent {
 }
 
 export const EVENTS_QUEUE = 'platform-events';
-/** Where the events subgraph takes relayed events (a route served beside its GraphQL). */
+/** Where relayed events are taken (a route served beside GraphQL, by events and by consumers). */
 export const INGEST_PATH = '/internal/events';
 const RELAY_BATCH = 100;
 const RELAY_TIMEOUT_MS = 10_000;
@@ -63,6 +63,65 @@ export function verifyIngest(secret: string, body: string, headers: IncomingHttp
   return verified.events as PlatformEvent[];
 }
 
+/**
+ * A durable relay: the jobs of `queue` (platform events) are posted in signed batches of up to
+ * 100 to `url` until it answers 2xx. Fixed 2 s retries rather than pg-boss's exponential backoff:
+ * a receiver that comes back should get what queued up within seconds, not hours. Seven days of
+ * retention is longer than any outage we would sit through without noticing.
+ */
+export async function relayEvents(
+  jobs: JobQueue,
+  options: {
+    queue: string;
+    url: string;
+    secret: string;
+    logger: Logger;
+    /** Who receives, for logs ("events subgraph", "consumer deployments"). */
+    receiver: string;
+    /** Off in processes that only enqueue (tests of the outbox alone). */
+    work?: boolean;
+  },
+): Promise<void> {
+  const { queue, url, logger, receiver } = options;
+  await jobs.createQueue(queue, {
+    retryLimit: 300_000,
+    retryDelay: 2,
+    retryBackoff: false,
+    expireInSeconds: 60,
+    retentionMinutes: 7 * 24 * 60,
+  });
+  if (options.work === false) return;
+  const webhook = new Webhook(options.secret);
+  await jobs.workBatch<PlatformEvent>(
+    queue,
+    { concurrency: 1, batchSize: RELAY_BATCH, pollingIntervalSeconds: 0.5 },
+    async (batch) => {
+      const body = JSON.stringify({ events: batch.map((job) => job.data) });
+      const id = batch[0]!.id;
+      const response = await request(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+          'webhook-signature': webhook.sign(id, new Date(), body),
+        },
+        body,
+        headersTimeout: RELAY_TIMEOUT_MS,
+        bodyTimeout: RELAY_TIMEOUT_MS,
+      }).catch((error: unknown) => {
+        logger.warn({ err: error, events: batch.length }, `${receiver} unreachable; relay retries`);
+        throw error;
+      });
+      const text = await response.body.text();
+      if (response.statusCode >= 300) {
+        logger.warn({ status: response.statusCode, body: text.slice(0, 200) }, `${receiver} refused a relay`);
+        throw new Error(`${receiver} answered ${response.statusCode}`);
+      }
+    },
+  );
+}
+
 export async function createOutbox(options: {
   jobs: JobQueue;
   /** The emitting subgraph's name, recorded as each event's source. */
@@ -73,52 +132,14 @@ export async function createOutbox(options: {
   relay?: boolean;
 }): Promise<Outbox> {
   const { jobs, source, config, logger } = options;
-  const webhook = new Webhook(ingestSecret(config));
-  const url = new URL(INGEST_PATH, config.EVENTS_URL).toString();
-  // Fixed 2 s retries rather than pg-boss's exponential backoff: an events subgraph that comes
-  // back should receive what queued up within seconds, not hours. Seven days of retention is
-  // longer than any outage we would sit through without noticing.
-  await jobs.createQueue(EVENTS_QUEUE, {
-    retryLimit: 300_000,
-    retryDelay: 2,
-    retryBackoff: false,
-    expireInSeconds: 60,
-    retentionMinutes: 7 * 24 * 60,
+  await relayEvents(jobs, {
+    queue: EVENTS_QUEUE,
+    url: new URL(INGEST_PATH, config.EVENTS_URL).toString(),
+    secret: ingestSecret(config),
+    logger,
+    receiver: 'events subgraph',
+    work: options.relay,
   });
-
-  if (options.relay !== false) {
-    await jobs.workBatch<PlatformEvent>(
-      EVENTS_QUEUE,
-      { concurrency: 1, batchSize: RELAY_BATCH, pollingIntervalSeconds: 0.5 },
-      async (batch) => {
-        const body = JSON.stringify({ events: batch.map((job) => job.data) });
-        const id = batch[0]!.id;
-        const response = await request(url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'webhook-id': id,
-            'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
-            'webhook-signature': webhook.sign(id, new Date(), body),
-          },
-          body,
-          headersTimeout: RELAY_TIMEOUT_MS,
-          bodyTimeout: RELAY_TIMEOUT_MS,
-        }).catch((error: unknown) => {
-          logger.warn({ err: error, events: batch.length }, 'events subgraph unreachable; relay retries');
-          throw error;
-        });
-        const text = await response.body.text();
-        if (response.statusCode >= 300) {
-          logger.warn(
-            { status: response.statusCode, body: text.slice(0, 200) },
-            'events subgraph refused a relay',
-          );
-          throw new Error(`events subgraph answered ${response.statusCode}`);
-        }
-      },
-    );
-  }
 
   return {
     async emit(client, event) {

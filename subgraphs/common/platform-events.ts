@@ -14,6 +14,7 @@ export const eventTypes = {
   'deployment.promoted': 'A deployment became its project’s production deployment (promotion or rollback).',
   'project.created': 'A project was created.',
   'project.deleted': 'A project was deleted, with its deployments.',
+  'organization.deleted': 'The organization was deleted; its projects and deployments go with it.',
   'member.added': 'Someone joined the organization.',
   'member.removed': 'Someone left or was removed from the organization.',
   'member.role_changed': 'A member’s role changed.',
@@ -30,6 +31,20 @@ export const eventTypeNames = Object.keys(eventTypes) as EventType[];
 export function isEventType(type: string): type is EventType {
   return Object.hasOwn(eventTypes, type);
 }
+
+/**
+ * Subgraphs that act on events other subgraphs emit, and the types each acts on. The events
+ * subgraph forwards every event of these types it records to the consumer's `/internal/events`
+ * (`EVENT_CONSUMER_URLS` says where), durably and until it answers 2xx: the one way a change in
+ * one domain reaches another's data without either reading the other's tables.
+ */
+export const eventConsumers = {
+  /** A deleted organization's projects are deleted: their apps stop and their URLs go dark. */
+  deployments: ['organization.deleted'],
+} as const satisfies Record<string, readonly EventType[]>;
+
+export type EventConsumer = keyof typeof eventConsumers;
+export const eventConsumerNames = Object.keys(eventConsumers) as EventConsumer[];
 
 /**
  * One platform event, as emitted and as delivered (a webhook's body is this, as JSON). `id` is

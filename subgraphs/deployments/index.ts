@@ -2,15 +2,17 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SubgraphDefinition } from '../common/definition';
 import { createEncryptor } from '../common/encryption';
+import { eventIngestRoute } from '../common/event-ingest';
 import { createJobQueue } from '../common/jobs';
 import { loadOrCreateSecret } from '../common/keys';
-import { createOutbox } from '../common/outbox';
+import { createOutbox, INGEST_PATH, ingestSecret } from '../common/outbox';
 import { loadDeploymentsConfig } from './config';
 import { createEdgeRouter } from './runtime/edge-router';
 import { createLocalRuntime } from './runtime/local/local-runtime';
 import { schema } from './schema';
 import { createDeploymentEngine } from './services/engine';
 import { createLogWriter } from './services/log-writer';
+import { createEventConsumer } from './services/organizations';
 import { createUploads } from './services/uploads';
 import { createDeploymentsLoaders, createDeploymentsStorage } from './storage';
 
@@ -66,7 +68,15 @@ export const deployments: SubgraphDefinition = {
         uploads,
         outbox,
       }),
-      routes: { '/uploads/': uploads.route },
+      routes: {
+        '/uploads/': uploads.route,
+        [INGEST_PATH]: eventIngestRoute({
+          secret: ingestSecret(config),
+          maxBytes: 1024 * 1024,
+          logger: logger.child({ component: 'consumer' }),
+          accept: createEventConsumer({ storage, engine, outbox, logger }),
+        }),
+      },
       listening: uploads.listening,
       async close() {
         await edge.close();

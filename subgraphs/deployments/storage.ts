@@ -132,6 +132,14 @@ function queries(db: Database) {
         .returning();
       return row ?? null;
     },
+    /** Soft-deletes every live project of an organization and returns them. */
+    async markProjectsOfOrganizationDeleted(organizationId: string): Promise<ProjectRow[]> {
+      return db
+        .update(projects)
+        .set({ deletedAt: new Date(), productionDeploymentId: null })
+        .where(and(eq(projects.organizationId, organizationId), live))
+        .returning();
+    },
     /** Locks the project row for the rest of the transaction (promotions take turns). */
     async lockProject(id: string): Promise<ProjectRow | null> {
       const [row] = await db

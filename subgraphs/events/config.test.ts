@@ -13,16 +13,21 @@ describe('loadEventsConfig', () => {
     expect(config.WEBHOOK_DISABLE_AFTER_HOURS).toBe(120);
     expect(config.WEBHOOKS_ALLOW_PRIVATE_NETWORKS).toBe(true);
     expect(config.WEBHOOK_CONCURRENCY_PER_ENDPOINT).toBe(16);
+    expect(config.consumerUrls).toEqual({ deployments: 'http://127.0.0.1:4002' });
   });
 
   it('refuses private networks in production unless told, and requires the encryption key there', () => {
     expect(() => loadEventsConfig({}, true)).toThrow(/EVENTS_ENCRYPTION_KEY: required in production/);
-    const key = Buffer.alloc(32, 1).toString('base64');
-    expect(loadEventsConfig({ EVENTS_ENCRYPTION_KEY: key }, true).WEBHOOKS_ALLOW_PRIVATE_NETWORKS).toBe(
-      false,
-    );
+    expect(() => loadEventsConfig({}, true)).toThrow(/DEPLOYMENTS_URL: required in production/);
+    const required = {
+      EVENTS_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+      DEPLOYMENTS_URL: 'http://deployments:4002',
+    };
+    const production = loadEventsConfig(required, true);
+    expect(production.WEBHOOKS_ALLOW_PRIVATE_NETWORKS).toBe(false);
+    expect(production.consumerUrls).toEqual({ deployments: 'http://deployments:4002' });
     expect(
-      loadEventsConfig({ EVENTS_ENCRYPTION_KEY: key, WEBHOOKS_ALLOW_PRIVATE_NETWORKS: 'true' }, true)
+      loadEventsConfig({ ...required, WEBHOOKS_ALLOW_PRIVATE_NETWORKS: 'true' }, true)
         .WEBHOOKS_ALLOW_PRIVATE_NETWORKS,
     ).toBe(true);
   });

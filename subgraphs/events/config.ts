@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { invalidEnvironment } from '../common/config';
+import type { EventConsumer } from '../common/platform-events';
 
 const DEFAULT_RETRY_SCHEDULE = '5,300,1800,7200,18000,36000,36000,36000,36000,36000,36000,36000';
 
@@ -54,6 +55,11 @@ const schema = z.object({
     .min(0)
     .max(24 * 30)
     .default(24),
+  /**
+   * Where the deployments subgraph takes the events it acts on (`eventConsumers`): its origin as
+   * this process reaches it. Required in production.
+   */
+  DEPLOYMENTS_URL: z.url().optional(),
   /** Largest relayed batch `/internal/events` reads. */
   EVENTS_INGEST_MAX_BYTES: z.coerce
     .number()
@@ -64,23 +70,34 @@ const schema = z.object({
 
 export type EventsConfig = Omit<
   z.infer<typeof schema>,
-  'WEBHOOKS_ALLOW_PRIVATE_NETWORKS' | 'WEBHOOK_CONCURRENCY_PER_ENDPOINT'
+  'WEBHOOKS_ALLOW_PRIVATE_NETWORKS' | 'WEBHOOK_CONCURRENCY_PER_ENDPOINT' | 'DEPLOYMENTS_URL'
 > & {
   WEBHOOKS_ALLOW_PRIVATE_NETWORKS: boolean;
   WEBHOOK_CONCURRENCY_PER_ENDPOINT: number;
+  /** The origin of each consumer of events (a new entry in `eventConsumers` must be given one). */
+  consumerUrls: Record<EventConsumer, string>;
 };
 
 export function loadEventsConfig(env: NodeJS.ProcessEnv, production: boolean): EventsConfig {
   const parsed = schema.safeParse(env);
   if (!parsed.success) throw invalidEnvironment('subgraph events', parsed.error.issues);
-  if (production && !parsed.data.EVENTS_ENCRYPTION_KEY) {
-    throw invalidEnvironment('subgraph events', [
-      { path: ['EVENTS_ENCRYPTION_KEY'], message: 'required in production' },
-    ]);
+  if (production) {
+    const missing = (['EVENTS_ENCRYPTION_KEY', 'DEPLOYMENTS_URL'] as const).filter(
+      (name) => !parsed.data[name],
+    );
+    if (missing.length > 0) {
+      throw invalidEnvironment(
+        'subgraph events',
+        missing.map((name) => ({ path: [name], message: 'required in production' })),
+      );
+    }
   }
+  const { DEPLOYMENTS_URL, ...settings } = parsed.data;
   const allowPrivate = parsed.data.WEBHOOKS_ALLOW_PRIVATE_NETWORKS;
   return {
-    ...parsed.data,
+    ...settings,
+    // The development port of deployments (the registry's), as EVENTS_URL defaults to events'.
+    consumerUrls: { deployments: DEPLOYMENTS_URL ?? 'http://127.0.0.1:4002' },
     WEBHOOKS_ALLOW_PRIVATE_NETWORKS: allowPrivate === undefined ? !production : allowPrivate === 'true',
     WEBHOOK_CONCURRENCY_PER_ENDPOINT:
       parsed.data.WEBHOOK_CONCURRENCY_PER_ENDPOINT ??

@@ -2,12 +2,14 @@ import { fileURLToPath } from 'node:url';
 import type { EventRow } from '../../db/events/schema';
 import type { SubgraphDefinition } from '../common/definition';
 import { createEncryptor } from '../common/encryption';
+import { createJobQueue } from '../common/jobs';
 import { loadOrCreateSecret } from '../common/keys';
 import { INGEST_PATH, ingestSecret } from '../common/outbox';
 import { loadEventsConfig } from './config';
 import { createDispatcher } from './delivery/dispatcher';
 import { createSender } from './delivery/sender';
 import { schema } from './schema';
+import { createForwarding } from './services/forwarding';
 import { createIngest } from './services/ingest';
 import { createEventsLoaders, createEventsStorage, platformEvent } from './storage';
 
@@ -53,9 +55,17 @@ export const events: SubgraphDefinition = {
       onRecorded: recorded,
     });
     wake = dispatcher.wake;
+    const jobs = await createJobQueue(pool, logger);
+    const forwarding = await createForwarding({
+      jobs,
+      consumerUrls: settings.consumerUrls,
+      secret: ingestSecret(config),
+      logger: logger.child({ component: 'forwarding' }),
+    });
     const ingest = createIngest({
       secret: ingestSecret(config),
       storage,
+      forwarding,
       logger: logger.child({ component: 'ingest' }),
       maxBytes: settings.EVENTS_INGEST_MAX_BYTES,
       onRecorded: recorded,
@@ -71,10 +81,11 @@ export const events: SubgraphDefinition = {
         dispatcher,
         recorded,
       }),
-      routes: { [INGEST_PATH]: ingest.route },
+      routes: { [INGEST_PATH]: ingest },
       async close() {
         await dispatcher.close();
         await sender.close();
+        await jobs.close();
       },
     };
   },

@@ -333,7 +333,6 @@ export function platformEvent(row: EventRow): PlatformEvent {
   };
 }
 
-/** Disables an endpoint (if it still is enabled) and ends its pending deliveries; the row if this call disabled it. */
 /**
  * Disables an endpoint, ends its pending deliveries and records `webhook_endpoint.disabled`
  * (in the log, and sent to the organization's other endpoints), all on `client`'s open

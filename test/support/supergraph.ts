@@ -5,8 +5,9 @@ import { printSubgraphSchema } from '@apollo/subgraph';
 import { createGateway, type Gateway } from '../../gateway/src/app';
 import { composeSupergraph } from '../../gateway/src/composition';
 import { loadGatewayConfig } from '../../gateway/src/config';
-import { loadSubgraphConfig } from '../../subgraphs/common/config';
+import { loadSubgraphConfig, type SubgraphConfig } from '../../subgraphs/common/config';
 import { type RunningSubgraph, startSubgraph } from '../../subgraphs/common/server';
+import { findFreePort } from '../../subgraphs/deployments/runtime/local/healthcheck';
 import { type SubgraphName, subgraphNames, subgraphs } from '../../subgraphs/registry';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -33,6 +34,9 @@ export interface TestSupergraph {
     variables?: Record<string, unknown>,
     headers?: Record<string, string>,
   ): Promise<GraphQLResponse<T>>;
+  /** Stops one subgraph (as an outage would), and starts it again on the same port and database. */
+  stopSubgraph(name: SubgraphName): Promise<void>;
+  restartSubgraph(name: SubgraphName): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,9 +79,12 @@ export async function startTestSupergraph(
   const databases: TestDatabase[] = [];
   const databaseUrls = {} as Record<SubgraphName, string>;
   const running = {} as Record<SubgraphName, RunningSubgraph>;
+  const configs = {} as Record<SubgraphName, SubgraphConfig>;
   const runtimeDir = subgraphEnv.RUNTIME_DIR ?? mkdtempSync(join(tmpdir(), 'construct-runtime-'));
-  // The events subgraph first: every other one relays its events there.
+  // The events subgraph first: every other one relays its events there. It forwards some to
+  // deployments, whose port is chosen now so events can be told it.
   const startOrder = ['events' as const, ...subgraphNames.filter((name) => name !== 'events')];
+  const deploymentsPort = await findFreePort();
   for (const name of startOrder) {
     const database = await createTestDatabase(name);
     databases.push(database);
@@ -91,9 +98,12 @@ export async function startTestSupergraph(
       RUNTIME_DIR: runtimeDir,
       EDGE_PORT: '0',
       ...(running.events ? { EVENTS_URL: new URL(running.events.url).origin } : {}),
+      DEPLOYMENTS_URL: `http://127.0.0.1:${deploymentsPort}`,
       ...subgraphEnv,
     });
-    running[name] = await startSubgraph(await subgraphs[name].load(), config, 0);
+    const listenOn = name === 'deployments' ? deploymentsPort : 0;
+    configs[name] = config;
+    running[name] = await startSubgraph(await subgraphs[name].load(), config, listenOn);
   }
 
   const sdls = await Promise.all(
@@ -126,6 +136,10 @@ export async function startTestSupergraph(
     databases: databaseUrls,
     supergraphPath,
     query: (query, variables, headers) => postGraphQL(url, query, variables, headers),
+    stopSubgraph: (name) => running[name].close(),
+    async restartSubgraph(name) {
+      running[name] = await startSubgraph(await subgraphs[name].load(), configs[name], running[name].port);
+    },
     async close() {
       await gateway.close();
       await Promise.all(Object.values(running).map((subgraph) => subgraph.close()));

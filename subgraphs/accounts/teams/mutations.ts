@@ -265,7 +265,7 @@ builder.mutationFields((t) => ({
   deleteOrganization: t.field({
     type: DeleteOrganizationPayloadType,
     description:
-      'Deletes an organization, its memberships and invitations (OWNER only; not a personal organization).',
+      'Deletes an organization, its memberships and invitations (OWNER only; not a personal organization). Its projects are deleted moments later, their apps stopped (`organization.deleted`, then `project.deleted` events).',
     args: {
       input: t.arg({
         type: DeleteOrganizationInput,

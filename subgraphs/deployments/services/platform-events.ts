@@ -43,14 +43,16 @@ export function deploymentEvent(
 export function projectEvent(
   type: 'project.created' | 'project.deleted',
   project: ProjectRow,
-  actor: Caller,
+  /** Who did it; absent for the platform (a project deleted with its organization). */
+  actor: Caller | undefined,
   url: string,
+  extra: Record<string, unknown> = {},
 ): NewEvent {
   return {
     type,
     organizationId: project.organizationId,
-    actor,
+    ...(actor ? { actor } : {}),
     subjects: { projectId: project.id },
-    payload: { projectId: project.id, name: project.name, slug: project.slug, url },
+    payload: { projectId: project.id, name: project.name, slug: project.slug, url, ...extra },
   };
 }

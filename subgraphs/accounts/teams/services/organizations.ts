@@ -68,19 +68,23 @@ export async function updateOrganization(ctx: AccountsContext, input: unknown): 
   }
 }
 
-/** Deletes an organization with its memberships and invitations: OWNER only, never a personal one. */
+/**
+ * Deletes an organization with its memberships and invitations (OWNER only, never a personal
+ * one); its projects go too, once deployments receives `organization.deleted`.
+ */
 export async function deleteOrganization(
   ctx: AccountsContext,
   input: { organizationId: string },
 ): Promise<DeleteOrganizationPayload> {
   const userId = signedInUserId(ctx);
   const { organizationId } = input;
-  const result = await ctx.teams.transaction(async (tx) => {
+  const result = await ctx.teams.transaction(async (tx, client) => {
     const actor = (await tx.lockMemberships(organizationId, [userId])).find((m) => m.userId === userId);
     if (!actor) return { userErrors: [noSuchOrganization()], members: [] };
     requireRole(ctx, actor, 'OWNER', 'Deleting the organization');
     const organization = await tx.organizationById(organizationId);
-    if (organization?.personal) {
+    if (!organization) return { userErrors: [noSuchOrganization()], members: [] };
+    if (organization.personal) {
       return {
         userErrors: [
           userError(['input', 'organizationId'], 'A personal organization cannot be deleted.', 'CONFLICT'),
@@ -88,9 +92,24 @@ export async function deleteOrganization(
         members: [],
       };
     }
-    return { userErrors: [], members: await tx.deleteOrganization(organizationId) };
+    const members = await tx.deleteOrganization(organizationId);
+    // Deployments deletes the organization's projects when this reaches it (`eventConsumers`).
+    await ctx.outbox.emit(client, {
+      type: 'organization.deleted',
+      organizationId,
+      actor: ctx.caller,
+      subjects: { organizationId },
+      payload: {
+        organizationId,
+        name: organization.name,
+        slug: organization.slug,
+        members: members.length,
+      },
+    });
+    return { userErrors: [], members };
   });
   if (result.userErrors.length > 0) return { deletedOrganizationId: null, userErrors: result.userErrors };
+  ctx.outbox.wake();
   noteOwnRoleChange(ctx, organizationId, null);
   await publishAccessChanged(ctx, result.members);
   return { deletedOrganizationId: organizationId, userErrors: [] };

@@ -1,0 +1,53 @@
+import type pg from 'pg';
+import type { EventRow } from '../../../db/events/schema';
+import type { JobQueue } from '../../common/jobs';
+import type { Logger } from '../../common/logger';
+import { INGEST_PATH, relayEvents } from '../../common/outbox';
+import { type EventConsumer, eventConsumerNames, eventConsumers } from '../../common/platform-events';
+import { platformEvent } from '../storage';
+
+/**
+ * Forwards recorded events to the subgraphs that act on them (`eventConsumers`): each event of
+ * a consumer's types is queued for it in the transaction that records the event, and relayed
+ * like an outbox, signed, until the consumer answers 2xx. Recording is once per event id, so
+ * each consumer is sent each event once (and again only if it never saw the answer).
+ */
+export interface Forwarding {
+  /** Queues `events` (just recorded on `client`'s open transaction) for their consumers. */
+  queue(client: pg.ClientBase, events: EventRow[]): Promise<void>;
+  /** Relays now (after the transaction that queued commits). */
+  wake(): void;
+}
+
+const queueOf = (consumer: EventConsumer) => `consumer-${consumer}`;
+
+export async function createForwarding(options: {
+  jobs: JobQueue;
+  consumerUrls: Record<EventConsumer, string>;
+  secret: string;
+  logger: Logger;
+}): Promise<Forwarding> {
+  const { jobs } = options;
+  for (const consumer of eventConsumerNames) {
+    await relayEvents(jobs, {
+      queue: queueOf(consumer),
+      url: new URL(INGEST_PATH, options.consumerUrls[consumer]).toString(),
+      secret: options.secret,
+      logger: options.logger,
+      receiver: `consumer ${consumer}`,
+    });
+  }
+  return {
+    async queue(client, events) {
+      for (const consumer of eventConsumerNames) {
+        const types: readonly string[] = eventConsumers[consumer];
+        for (const event of events) {
+          if (types.includes(event.type)) await jobs.send(client, queueOf(consumer), platformEvent(event));
+        }
+      }
+    },
+    wake() {
+      for (const consumer of eventConsumerNames) jobs.wake(queueOf(consumer));
+    },
+  };
+}
