@@ -81,4 +81,12 @@ describe('operationPoints', () => {
       ... on Organization { projects(first: 100) { edges { node { id } } } } } } } } } }`;
     expect(points(inline)).toBe(1 + Math.floor(101 / 100));
   });
+
+  it('walks each fragment once, however often a document spreads it', () => {
+    // F30 spreads F29 twice, … F1 spreads F0 twice: 2^30 paths to one list, which a walk per
+    // path would not finish within the test's timeout.
+    const levels = Array.from({ length: 30 }, (_, i) => `fragment F${i + 1} on Query { ...F${i} ...F${i} }`);
+    const document = `{ ...F30 } fragment F0 on Query { projects(first: 1) { edges { node { id } } } } ${levels.join(' ')}`;
+    expect(points(document)).toBe(1 + Math.floor(2 ** 30 / 100));
+  });
 });

@@ -90,42 +90,51 @@ function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode
 export function pageFetches(
   schema: GraphQLSchema,
   selectionSet: SelectionSetNode,
-  parentType: GraphQLNamedType,
+  rootType: GraphQLNamedType,
   fragments: Map<string, FragmentDefinitionNode>,
   variables: Record<string, unknown>,
-  multiplier = 1,
 ): number {
-  let fetches = 0;
-  for (const selection of selectionSet.selections) {
-    if (selection.kind === Kind.FIELD) {
-      const field =
-        isObjectType(parentType) || isInterfaceType(parentType)
-          ? parentType.getFields()[selection.name.value]
-          : undefined;
-      if (!field || !selection.selectionSet) continue;
-      let below = multiplier;
-      if (field.args.some((arg) => arg.name === 'first' || arg.name === 'last')) {
-        fetches += multiplier;
-        below = multiplier * pageSizeOf(selection, variables);
+  // Fetches grow linearly with the multiplier, so a named fragment is walked once, at 1, and
+  // scaled wherever it is spread: a document spreading fragments into fragments costs a walk
+  // as long as the document, not one per path through it.
+  const perFragment = new Map<string, number>();
+  const walk = (set: SelectionSetNode, parentType: GraphQLNamedType, multiplier: number): number => {
+    let fetches = 0;
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const field =
+          isObjectType(parentType) || isInterfaceType(parentType)
+            ? parentType.getFields()[selection.name.value]
+            : undefined;
+        if (!field || !selection.selectionSet) continue;
+        let below = multiplier;
+        if (field.args.some((arg) => arg.name === 'first' || arg.name === 'last')) {
+          fetches += multiplier;
+          below = multiplier * pageSizeOf(selection, variables);
+        }
+        fetches += walk(selection.selectionSet, getNamedType(field.type), below);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const type = selection.typeCondition
+          ? schema.getType(selection.typeCondition.name.value)
+          : parentType;
+        if (type) fetches += walk(selection.selectionSet, type, multiplier);
+      } else {
+        const name = selection.name.value;
+        let once = perFragment.get(name);
+        if (once === undefined) {
+          // Validation has ruled out fragment cycles by now; the 0 only guards against one.
+          perFragment.set(name, 0);
+          const fragment = fragments.get(name);
+          const type = fragment && schema.getType(fragment.typeCondition.name.value);
+          once = fragment && type ? walk(fragment.selectionSet, type, 1) : 0;
+          perFragment.set(name, once);
+        }
+        fetches += once * multiplier;
       }
-      fetches += pageFetches(
-        schema,
-        selection.selectionSet,
-        getNamedType(field.type),
-        fragments,
-        variables,
-        below,
-      );
-    } else {
-      // Validation has ruled out fragment cycles by now.
-      const fragment =
-        selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
-      if (!fragment) continue;
-      const type = fragment.typeCondition ? schema.getType(fragment.typeCondition.name.value) : parentType;
-      if (type) fetches += pageFetches(schema, fragment.selectionSet, type, fragments, variables, multiplier);
     }
-  }
-  return fetches;
+    return fetches;
+  };
+  return walk(selectionSet, rootType, 1);
 }
 
 /** The page size a field asks for: `first` or `last`, else what the subgraphs default to. */
