@@ -40,48 +40,59 @@ async function mutate<T>(query: string, input: Record<string, unknown>) {
 
 const deploymentsOrigin = () => new URL(supergraph.subgraphs.deployments.url).origin;
 
+const CREATE_ORGANIZATION = `mutation ($input: CreateOrganizationInput!) {
+  createOrganization(input: $input) { organization { id } userErrors { field message code } }
+}`;
+const DELETE_ORGANIZATION = `mutation ($input: DeleteOrganizationInput!) {
+  deleteOrganization(input: $input) { deletedOrganizationId userErrors { field message code } }
+}`;
+
+/** A new organization of the owner's with one project, deployed and READY. */
+async function organizationWithAnApp(name: string, slug: string) {
+  const { organization } = await mutate<{ organization: { id: string } }>(CREATE_ORGANIZATION, {
+    name,
+    slug,
+  });
+  const { project } = await mutate<{ project: { id: string } }>(
+    `mutation ($input: CreateProjectInput!) {
+      createProject(input: $input) { project { id } userErrors { field message code } }
+    }`,
+    { organizationId: organization.id, name: 'site', slug: 'site', sourceUrl: repository.url },
+  );
+  const { deployment } = await mutate<{ deployment: { id: string } }>(
+    `mutation ($input: CreateDeploymentInput!) {
+      createDeployment(input: $input) { deployment { id } userErrors { field message code } }
+    }`,
+    { projectId: project.id },
+  );
+  const ready = await waitForDeployment(supergraph, owner.headers, deployment.id);
+  expect(ready.status).toBe('READY');
+  return { organization, project, deployment: ready };
+}
+
+/** The deployment's status and whether its project is deleted, read from deployments' tables. */
+async function stateOf(deploymentId: string) {
+  const [row] = await sql<{ status: string; deleted: boolean }>(
+    supergraph.databases.deployments,
+    `SELECT d.status, p.deleted_at IS NOT NULL AS deleted
+     FROM deployments d JOIN projects p ON p.id = d.project_id WHERE d.id = $1`,
+    [deploymentId],
+  );
+  return row;
+}
+
 describe('deleting an organization', () => {
   test('deletes its projects: the app stops answering and each deletion is an event', async () => {
-    const { organization } = await mutate<{ organization: { id: string } }>(
-      `mutation ($input: CreateOrganizationInput!) {
-        createOrganization(input: $input) { organization { id } userErrors { field message code } }
-      }`,
-      { name: 'Short-lived', slug: 'short-lived' },
-    );
-    const { project } = await mutate<{ project: { id: string } }>(
-      `mutation ($input: CreateProjectInput!) {
-        createProject(input: $input) { project { id } userErrors { field message code } }
-      }`,
-      { organizationId: organization.id, name: 'site', slug: 'site', sourceUrl: repository.url },
-    );
-    const { deployment } = await mutate<{ deployment: { id: string } }>(
-      `mutation ($input: CreateDeploymentInput!) {
-        createDeployment(input: $input) { deployment { id } userErrors { field message code } }
-      }`,
-      { projectId: project.id },
-    );
-    const ready = await waitForDeployment(supergraph, owner.headers, deployment.id);
-    expect(ready.status).toBe('READY');
-    expect((await edgeGet(ready.url)).status).toBe(200);
+    const { organization, project, deployment } = await organizationWithAnApp('Short-lived', 'short-lived');
+    expect((await edgeGet(deployment.url)).status).toBe(200);
 
-    await mutate(
-      `mutation ($input: DeleteOrganizationInput!) {
-        deleteOrganization(input: $input) { deletedOrganizationId userErrors { field message code } }
-      }`,
-      { organizationId: organization.id },
-    );
+    await mutate(DELETE_ORGANIZATION, { organizationId: organization.id });
 
     // The URL goes dark, the deployment is REMOVED and the project is gone.
     await eventually('the deployment URL to stop answering', async () =>
-      (await edgeGet(ready.url)).status === 404 ? true : undefined,
+      (await edgeGet(deployment.url)).status === 404 ? true : undefined,
     );
-    const [row] = await sql<{ status: string; deleted: boolean }>(
-      supergraph.databases.deployments,
-      `SELECT d.status, p.deleted_at IS NOT NULL AS deleted
-       FROM deployments d JOIN projects p ON p.id = d.project_id WHERE d.id = $1`,
-      [deployment.id],
-    );
-    expect(row).toEqual({ status: 'REMOVED', deleted: true });
+    expect(await stateOf(deployment.id)).toEqual({ status: 'REMOVED', deleted: true });
 
     // The log has the organization's deletion, by its owner, and the project's, by the platform.
     const events = await eventually('both deletions in the event log', async () => {
@@ -114,44 +125,19 @@ describe('deleting an organization', () => {
     ]);
 
     // The slug is free again, in a new organization of the same name.
-    const again = await mutate<{ organization: { id: string } }>(
-      `mutation ($input: CreateOrganizationInput!) {
-        createOrganization(input: $input) { organization { id } userErrors { field message code } }
-      }`,
-      { name: 'Short-lived', slug: 'short-lived' },
-    );
+    const again = await mutate<{ organization: { id: string } }>(CREATE_ORGANIZATION, {
+      name: 'Short-lived',
+      slug: 'short-lived',
+    });
     expect(again.organization.id).not.toBe(organization.id);
   });
 
   test('reaches deployments even when it was down at the time, once it is back', async () => {
-    const { organization } = await mutate<{ organization: { id: string } }>(
-      `mutation ($input: CreateOrganizationInput!) {
-        createOrganization(input: $input) { organization { id } userErrors { field message code } }
-      }`,
-      { name: 'Outage', slug: 'outage' },
-    );
-    const { project } = await mutate<{ project: { id: string } }>(
-      `mutation ($input: CreateProjectInput!) {
-        createProject(input: $input) { project { id } userErrors { field message code } }
-      }`,
-      { organizationId: organization.id, name: 'site', slug: 'site', sourceUrl: repository.url },
-    );
-    const { deployment } = await mutate<{ deployment: { id: string } }>(
-      `mutation ($input: CreateDeploymentInput!) {
-        createDeployment(input: $input) { deployment { id } userErrors { field message code } }
-      }`,
-      { projectId: project.id },
-    );
-    expect((await waitForDeployment(supergraph, owner.headers, deployment.id)).status).toBe('READY');
+    const { organization, deployment } = await organizationWithAnApp('Outage', 'outage');
 
     await supergraph.stopSubgraph('deployments');
     try {
-      await mutate(
-        `mutation ($input: DeleteOrganizationInput!) {
-          deleteOrganization(input: $input) { deletedOrganizationId userErrors { field message code } }
-        }`,
-        { organizationId: organization.id },
-      );
+      await mutate(DELETE_ORGANIZATION, { organizationId: organization.id });
       // Recorded, and forwarded in vain for a while: deployments is not there to take it.
       await eventually('organization.deleted in the log', async () => {
         const rows = await sql(
@@ -167,12 +153,7 @@ describe('deleting an organization', () => {
     }
 
     const state = await eventually('the project deleted after the restart', async () => {
-      const [row] = await sql<{ status: string; deleted: boolean }>(
-        supergraph.databases.deployments,
-        `SELECT d.status, p.deleted_at IS NOT NULL AS deleted
-         FROM deployments d JOIN projects p ON p.id = d.project_id WHERE d.id = $1`,
-        [deployment.id],
-      );
+      const row = await stateOf(deployment.id);
       return row?.deleted ? row : undefined;
     });
     expect(state).toEqual({ status: 'REMOVED', deleted: true });
