@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Caller } from '../subgraphs/common/caller';
+import { gatewayHeaders } from './support/credentials';
 import { edgeGet, waitForDeployment } from './support/edge';
 import { eventually, postBatch, signedBatch, sql } from './support/events-helpers';
 import { createUser, type TestUser } from './support/factories';
 import { createGitRepository, type GitRepository } from './support/git-fixtures';
-import { startTestSupergraph, type TestSupergraph } from './support/supergraph';
+import { postGraphQL, startTestSupergraph, type TestSupergraph } from './support/supergraph';
 
 /**
  * Deleting an organization takes its projects with it, across subgraphs that never read each
@@ -123,6 +125,29 @@ describe('deleting an organization', () => {
         payload: expect.objectContaining({ projectId: project.id, reason: 'organization.deleted' }),
       },
     ]);
+
+    // A gateway that still remembers the membership (its cache, without Redis) cannot put a
+    // project back into the deleted organization: deployments itself refuses.
+    const stale: Caller = {
+      kind: 'user',
+      userId: owner.id,
+      sessionId: owner.sessionId,
+      memberships: { [organization.id]: 'OWNER' },
+    };
+    const { body } = await postGraphQL<{ createProject: { project: unknown; userErrors: unknown[] } }>(
+      supergraph.subgraphs.deployments.url,
+      `mutation ($input: CreateProjectInput!) {
+        createProject(input: $input) { project { id } userErrors { field message code } }
+      }`,
+      { input: { organizationId: organization.id, name: 'again', slug: 'again' } },
+      await gatewayHeaders('deployments', stale),
+    );
+    expect(body.data?.createProject).toEqual({
+      project: null,
+      userErrors: [
+        { field: ['input', 'organizationId'], message: 'No such organization.', code: 'NOT_FOUND' },
+      ],
+    });
 
     // The slug is free again, in a new organization of the same name.
     const again = await mutate<{ organization: { id: string } }>(CREATE_ORGANIZATION, {

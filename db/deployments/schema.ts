@@ -220,3 +220,13 @@ export const uploads = pgTable('uploads', {
 });
 
 export type UploadRow = typeof uploads.$inferSelect;
+
+/**
+ * Organizations deleted in accounts, as `organization.deleted` told deployments: no project is
+ * created in one after that, even by a caller whose credential still lists the membership.
+ */
+export const deletedOrganizations = pgTable('deleted_organizations', {
+  // Owned by accounts: an ID only.
+  id: text('id').primaryKey(),
+  deletedAt: timestamp('deleted_at', { withTimezone: true }).notNull().defaultNow(),
+});

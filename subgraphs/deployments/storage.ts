@@ -7,6 +7,7 @@ import {
   type DeploymentRow,
   type DeploymentStatus,
   type DeploymentStepRow,
+  deletedOrganizations,
   deploymentLogs,
   deploymentSteps,
   deployments,
@@ -131,6 +132,28 @@ function queries(db: Database) {
         .where(and(eq(projects.id, id), live))
         .returning();
       return row ?? null;
+    },
+    /**
+     * Whether projects may be created in the organization: false once it was deleted. Holds a
+     * shared lock on the organization until the transaction ends, so its deletion
+     * (`markOrganizationDeleted`) waits for a creation in flight, and the creation sees it.
+     */
+    async organizationIsLive(organizationId: string): Promise<boolean> {
+      await db.execute(
+        sql`SELECT pg_advisory_xact_lock_shared(hashtextextended(${`organization:${organizationId}`}, 0))`,
+      );
+      const [gone] = await db
+        .select({ id: deletedOrganizations.id })
+        .from(deletedOrganizations)
+        .where(eq(deletedOrganizations.id, organizationId));
+      return !gone;
+    },
+    /** Records the organization as deleted (once), waiting for project creations in flight. */
+    async markOrganizationDeleted(organizationId: string): Promise<void> {
+      await db.execute(
+        sql`SELECT pg_advisory_xact_lock(hashtextextended(${`organization:${organizationId}`}, 0))`,
+      );
+      await db.insert(deletedOrganizations).values({ id: organizationId }).onConflictDoNothing();
     },
     /** Soft-deletes every live project of an organization and returns them. */
     async markProjectsOfOrganizationDeleted(organizationId: string): Promise<ProjectRow[]> {

@@ -33,11 +33,14 @@ export function createEventConsumer(deps: Dependencies) {
 /**
  * An organization was deleted: each of its projects is deleted as `deleteProject` would (in one
  * transaction, with a `project.deleted` event each), then their apps stop and their builds are
- * removed. A repeat finds no project left and does nothing.
+ * removed; no project is created in it any more. A repeat finds no project left and does nothing.
  */
 async function deleteProjectsOfOrganization(deps: Dependencies, event: PlatformEvent): Promise<number> {
   const { storage, engine, outbox } = deps;
   const { deleted, removed } = await storage.transaction(async (tx, client) => {
+    // First, so that a project created by a caller whose credential still lists the membership
+    // (a gateway's cache) is either among those deleted here or refused.
+    await tx.markOrganizationDeleted(event.organizationId);
     const deleted = await tx.markProjectsOfOrganizationDeleted(event.organizationId);
     const removed: DeploymentRow[] = [];
     for (const project of deleted) {

@@ -141,13 +141,12 @@ export async function createProject(ctx: DeploymentsContext, input: unknown): Pr
     .safeParse(input);
   if (!parsed.success) return { project: null, userErrors: userErrorsFromZod(parsed.error) };
   const { organizationId } = parsed.data;
-  if (!canSee(ctx.caller, organizationId)) {
-    // Not a member (or BILLING only): the same answer as for an organization that does not exist.
-    return {
-      project: null,
-      userErrors: [userError(['input', 'organizationId'], 'No such organization.', 'NOT_FOUND')],
-    };
-  }
+  const noSuchOrganization = {
+    project: null,
+    userErrors: [userError(['input', 'organizationId'], 'No such organization.', 'NOT_FOUND')],
+  };
+  // Not a member (or BILLING only): the same answer as for an organization that does not exist.
+  if (!canSee(ctx.caller, organizationId)) return noSuchOrganization;
   if (!hasRole(ctx.caller, organizationId, 'MEMBER')) {
     throw refusal(ctx.caller, 'Creating projects takes the MEMBER role or higher in this organization.');
   }
@@ -156,6 +155,7 @@ export async function createProject(ctx: DeploymentsContext, input: unknown): Pr
     try {
       const hostLabel = await freeHostLabel(ctx, values.slug);
       const project = await ctx.storage.transaction(async (tx, client) => {
+        if (!(await tx.organizationIsLive(organizationId))) return null;
         const project = await tx.insertProject({
           organizationId,
           name: values.name,
@@ -179,6 +179,7 @@ export async function createProject(ctx: DeploymentsContext, input: unknown): Pr
         );
         return project;
       });
+      if (!project) return noSuchOrganization;
       ctx.outbox.wake();
       return { project, userErrors: [] };
     } catch (error) {
