@@ -8,7 +8,13 @@ import { QUOTA_HEADER } from '../subgraphs/common/credential';
 import { createEventBus } from '../subgraphs/common/pubsub';
 import { gatewayHeaders } from './support/credentials';
 import { createOrganization, createUser, type TestUser } from './support/factories';
-import { postGraphQL, startTestSupergraph, type TestSupergraph } from './support/supergraph';
+import {
+  postGraphQL,
+  mutate as runMutation,
+  startTestSupergraph,
+  type TestSupergraph,
+  type UserErrorData,
+} from './support/supergraph';
 
 /**
  * Managing API keys through the real gateway: a secret shown once and stored only as a hash,
@@ -47,12 +53,6 @@ afterAll(async () => {
   await sut?.close();
 });
 
-interface UserErrorData {
-  field: string[];
-  message: string;
-  code: string;
-}
-
 interface ApiKeyData {
   id: string;
   name: string;
@@ -70,24 +70,15 @@ interface ApiKeyData {
 
 const KEY =
   'id name scopes status prefix lastFour expiresAt lastUsedAt revokedAt createdAt createdBy { id } organization { id }';
-const USER_ERRORS = 'userErrors { field message code }';
 
 type Payload = { userErrors: UserErrorData[] } & Record<string, unknown>;
 
-async function mutate<T extends Payload>(
+const mutate = <T extends Payload>(
   user: TestUser | undefined,
   name: string,
   input: Record<string, unknown>,
   selection: string,
-) {
-  const inputType = `${name[0]!.toUpperCase()}${name.slice(1)}Input`;
-  const response = await sut.query<Record<string, T | null>>(
-    `mutation ($input: ${inputType}!) { ${name}(input: $input) { ${selection} ${USER_ERRORS} } }`,
-    { input },
-    user?.headers,
-  );
-  return { payload: response.body.data?.[name] ?? null, errors: response.body.errors ?? [], raw: response };
-}
+) => runMutation<T>(sut.query, user, name, input, selection);
 
 type Created = Payload & { apiKey: ApiKeyData | null; secret: string | null };
 type Rotated = Created & { previousApiKey: ApiKeyData | null };

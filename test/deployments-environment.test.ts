@@ -12,12 +12,11 @@ import {
   DeploymentsClient,
   type LogLine,
   repositories,
-  USER_ERRORS,
   type VariableResult,
 } from './support/deployments';
 import { DEPLOYMENT_FIELDS, edgeGet } from './support/edge';
 import { createOrganization, createUser, type TestUser } from './support/factories';
-import { postGraphQL, startTestSupergraph, type TestSupergraph } from './support/supergraph';
+import { postGraphQL, startTestSupergraph, type TestSupergraph, USER_ERRORS } from './support/supergraph';
 
 /**
  * Environment variables as a team relies on them: written once, never shown again except to

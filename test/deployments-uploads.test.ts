@@ -7,17 +7,16 @@ import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { create as createTar, Header } from 'tar';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  DeploymentsClient,
-  edgeRequest,
-  type LogLine,
-  USER_ERRORS,
-  type UserErrorResult,
-} from './support/deployments';
+import { DeploymentsClient, edgeRequest, type LogLine } from './support/deployments';
 import { DEPLOYMENT_FIELDS, type DeploymentState, edgeGet } from './support/edge';
 import { createOrganization, createUser } from './support/factories';
 import { fixturesDir } from './support/git-fixtures';
-import { startTestSupergraph, type TestSupergraph } from './support/supergraph';
+import {
+  startTestSupergraph,
+  type TestSupergraph,
+  USER_ERRORS,
+  type UserErrorData,
+} from './support/supergraph';
 
 /**
  * Deploying a folder as a CLI does: ask for an upload URL, PUT a gzipped tarball to it, deploy
@@ -71,7 +70,7 @@ function uploadProject() {
 }
 
 async function createUpload(projectId: string): Promise<UploadTicket> {
-  const result = await api.mutate<{ upload: UploadTicket | null; userErrors: UserErrorResult[] }>(
+  const result = await api.mutate<{ upload: UploadTicket | null; userErrors: UserErrorData[] }>(
     'createUpload',
     'CreateUploadInput',
     `upload { id url expiresAt maxBytes } ${USER_ERRORS}`,
@@ -82,7 +81,7 @@ async function createUpload(projectId: string): Promise<UploadTicket> {
 }
 
 function deployUpload(projectId: string, uploadId: string, environment?: string) {
-  return api.mutate<{ deployment: DeploymentState | null; userErrors: UserErrorResult[] }>(
+  return api.mutate<{ deployment: DeploymentState | null; userErrors: UserErrorData[] }>(
     'createDeploymentFromUpload',
     'CreateDeploymentFromUploadInput',
     `deployment { ${DEPLOYMENT_FIELDS} } ${USER_ERRORS}`,
@@ -319,7 +318,7 @@ describe.concurrent('the upload URL is a one-time credential', () => {
     });
     expect((await put(upload.url, streamed)).status).toBe(413);
     expect(
-      await api.mutate<{ deployment: unknown; userErrors: UserErrorResult[] }>(
+      await api.mutate<{ deployment: unknown; userErrors: UserErrorData[] }>(
         'createDeploymentFromUpload',
         'CreateDeploymentFromUploadInput',
         `deployment { id } ${USER_ERRORS}`,

@@ -5,14 +5,13 @@ import {
   deliveriesOf,
   eventually,
   ingest,
-  mutate,
   platformEvent,
   postBatch,
   signedBatch,
 } from './support/events-helpers';
 import { createOrganization, createUser, type TestUser } from './support/factories';
 import { codesOf, record, until, wsClients } from './support/subscriptions';
-import { startTestSupergraph, type TestSupergraph } from './support/supergraph';
+import { mutate, startTestSupergraph, type TestSupergraph } from './support/supergraph';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
 
 /**

@@ -3,7 +3,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../subgraphs/common/caller';
 import { createOrganization, createProjects, createUser, type TestUser } from './support/factories';
-import { startTestSupergraph, type TestSupergraph } from './support/supergraph';
+import {
+  mutate as runMutation,
+  startTestSupergraph,
+  type TestSupergraph,
+  USER_ERRORS,
+  type UserErrorData,
+} from './support/supergraph';
 
 /**
  * Teams through the real gateway: organizations, invitations, roles and members, the last-owner
@@ -16,34 +22,11 @@ beforeAll(async () => {
 });
 afterAll(() => sut?.close());
 
-interface UserErrorData {
-  field: string[];
-  message: string;
-  code: string;
-}
 type Payload = Record<string, unknown> & { userErrors: UserErrorData[] };
 
-const USER_ERRORS = 'userErrors { field message code }';
-
 /** Runs mutation `name` with `input` as `user`; returns its payload and the errors. */
-async function mutate(
-  user: TestUser | undefined,
-  name: string,
-  input: Record<string, unknown>,
-  selection = '',
-) {
-  const inputType = `${name[0]!.toUpperCase()}${name.slice(1)}Input`;
-  const response = await sut.query<Record<string, Payload | null>>(
-    `mutation ($input: ${inputType}!) { ${name}(input: $input) { ${selection} ${USER_ERRORS} } }`,
-    { input },
-    user?.headers,
-  );
-  return {
-    payload: response.body.data?.[name] ?? null,
-    errors: response.body.errors ?? [],
-    codes: (response.body.errors ?? []).map((e) => e.extensions?.code),
-  };
-}
+const mutate = (user: TestUser | undefined, name: string, input: Record<string, unknown>, selection = '') =>
+  runMutation(sut.query, user, name, input, selection);
 
 async function readOrganization<T = Record<string, unknown>>(
   user: TestUser | undefined,

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../subgraphs/common/caller';
 import { gatewayHeaders } from './support/credentials';
 import { createTestDatabase, type TestDatabase } from './support/database';
-import { eventually, ingest, mutate, platformEvent, sql } from './support/events-helpers';
+import { eventually, ingest, platformEvent, sql } from './support/events-helpers';
 import { type ChildSubgraph, spawnSubgraph } from './support/processes';
-import { postGraphQL } from './support/supergraph';
+import { mutate, postGraphQL } from './support/supergraph';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
 
 /**

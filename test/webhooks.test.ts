@@ -15,12 +15,11 @@ import {
   type EndpointData,
   eventually,
   ingest,
-  mutate,
   platformEvent,
   sql,
 } from './support/events-helpers';
 import { createOrganization, createUser, type TestUser } from './support/factories';
-import { postGraphQL, startTestSupergraph, type TestSupergraph } from './support/supergraph';
+import { mutate, postGraphQL, startTestSupergraph, type TestSupergraph } from './support/supergraph';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
 
 /**

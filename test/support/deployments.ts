@@ -6,21 +6,13 @@ import { expect } from 'vitest';
 import { DEPLOYMENT_FIELDS, type DeploymentState, waitForDeployment } from './edge';
 import type { TestUser } from './factories';
 import { createGitRepository, type GitRepository, type GitRepositoryOptions, git } from './git-fixtures';
-import type { GraphQLResponse, TestSupergraph } from './supergraph';
+import { type GraphQLResponse, type TestSupergraph, USER_ERRORS, type UserErrorData } from './supergraph';
 
 /**
  * What the deployments tests do over and over through the gateway, as a user of one
  * organization: create projects, deploy, read logs, set variables. Each helper that is not
  * the subject of a test asserts it succeeded, so a broken precondition fails where it broke.
  */
-
-export interface UserErrorResult {
-  field: string[];
-  message: string;
-  code: string;
-}
-
-export const USER_ERRORS = 'userErrors { field message code }';
 
 export interface ProjectResult {
   id: string;
@@ -81,7 +73,7 @@ export class DeploymentsClient {
   }
 
   createProject(input: Record<string, unknown>) {
-    return this.mutate<{ project: ProjectResult | null; userErrors: UserErrorResult[] }>(
+    return this.mutate<{ project: ProjectResult | null; userErrors: UserErrorData[] }>(
       'createProject',
       'CreateProjectInput',
       `project { id url } ${USER_ERRORS}`,
@@ -101,7 +93,7 @@ export class DeploymentsClient {
   }
 
   createDeployment(input: Record<string, unknown>) {
-    return this.mutate<{ deployment: DeploymentState | null; userErrors: UserErrorResult[] }>(
+    return this.mutate<{ deployment: DeploymentState | null; userErrors: UserErrorData[] }>(
       'createDeployment',
       'CreateDeploymentInput',
       `deployment { ${DEPLOYMENT_FIELDS} } ${USER_ERRORS}`,
@@ -127,7 +119,7 @@ export class DeploymentsClient {
   }
 
   deploymentMutation(mutation: string, deploymentId: string) {
-    return this.mutate<{ deployment: DeploymentState | null; userErrors: UserErrorResult[] }>(
+    return this.mutate<{ deployment: DeploymentState | null; userErrors: UserErrorData[] }>(
       mutation,
       'DeploymentIdInput',
       `deployment { ${DEPLOYMENT_FIELDS} } ${USER_ERRORS}`,
@@ -181,7 +173,7 @@ export class DeploymentsClient {
   }
 
   setVariables(projectId: string, environment: string, variables: Record<string, string>) {
-    return this.mutate<{ variables: VariableResult[]; userErrors: UserErrorResult[] }>(
+    return this.mutate<{ variables: VariableResult[]; userErrors: UserErrorData[] }>(
       'setEnvironmentVariables',
       'SetEnvironmentVariablesInput',
       `variables { ${VARIABLE_FIELDS} } ${USER_ERRORS}`,

@@ -6,7 +6,7 @@ import { loadSubgraphConfig } from '../../subgraphs/common/config';
 import { INGEST_PATH, ingestSecret } from '../../subgraphs/common/outbox';
 import type { PlatformEvent } from '../../subgraphs/common/platform-events';
 import type { TestUser } from './factories';
-import type { GraphQLResponse } from './supergraph';
+import { mutate, type TestSupergraph } from './supergraph';
 
 /**
  * What the events and webhooks tests share: platform events as an emitter makes them, batches
@@ -73,39 +73,6 @@ export async function ingest(eventsOrigin: string, events: PlatformEvent[]) {
   return response.json as { received: number; recorded: number };
 }
 
-export interface UserErrorData {
-  field: string[];
-  message: string;
-  code: string;
-}
-
-type Query = <T>(
-  query: string,
-  variables?: Record<string, unknown>,
-  headers?: Record<string, string>,
-) => Promise<GraphQLResponse<T>>;
-
-/** Runs mutation `name` with `input`; returns its payload, errors and error codes. */
-export async function mutate<T = Record<string, unknown>>(
-  query: Query,
-  user: Pick<TestUser, 'headers'> | undefined,
-  name: string,
-  input: Record<string, unknown>,
-  selection = '',
-) {
-  const inputType = `${name[0]!.toUpperCase()}${name.slice(1)}Input`;
-  const response = await query<Record<string, (T & { userErrors: UserErrorData[] }) | null>>(
-    `mutation ($input: ${inputType}!) { ${name}(input: $input) { ${selection} userErrors { field message code } } }`,
-    { input },
-    user?.headers,
-  );
-  return {
-    payload: response.body.data?.[name] ?? null,
-    errors: response.body.errors ?? [],
-    codes: (response.body.errors ?? []).map((e) => e.extensions?.code),
-  };
-}
-
 export const ENDPOINT_FIELDS =
   'id url description eventTypes enabled disabledReason disabledAt failingSince createdAt updatedAt';
 
@@ -123,7 +90,7 @@ export interface EndpointData {
 
 /** Creates an endpoint that must be accepted; returns it with its secret. */
 export async function createEndpoint(
-  query: Query,
+  query: TestSupergraph['query'],
   user: Pick<TestUser, 'headers'>,
   organizationId: string,
   url: string,
@@ -165,7 +132,7 @@ export const DELIVERY_FIELDS =
 
 /** An endpoint's deliveries, newest first. */
 export async function deliveriesOf(
-  query: Query,
+  query: TestSupergraph['query'],
   user: Pick<TestUser, 'headers'>,
   endpointId: string,
 ): Promise<DeliveryData[]> {

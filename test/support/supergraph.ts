@@ -66,6 +66,38 @@ export async function postGraphQL<T>(
   };
 }
 
+export const USER_ERRORS = 'userErrors { field message code }';
+
+export interface UserErrorData {
+  field: string[];
+  message: string;
+  code: string;
+}
+
+/**
+ * Runs mutation `name` with `input` (as `<Name>Input`, the schema's convention) as `user`,
+ * selecting `selection` and the userErrors; returns its payload, errors and error codes.
+ */
+export async function mutate<T = Record<string, unknown>>(
+  query: TestSupergraph['query'],
+  user: { headers: Record<string, string> } | undefined,
+  name: string,
+  input: Record<string, unknown>,
+  selection = '',
+) {
+  const inputType = `${name[0]!.toUpperCase()}${name.slice(1)}Input`;
+  const response = await query<Record<string, (T & { userErrors: UserErrorData[] }) | null>>(
+    `mutation ($input: ${inputType}!) { ${name}(input: $input) { ${selection} ${USER_ERRORS} } }`,
+    { input },
+    user?.headers,
+  );
+  return {
+    payload: response.body.data?.[name] ?? null,
+    errors: response.body.errors ?? [],
+    codes: (response.body.errors ?? []).map((e) => e.extensions?.code),
+  };
+}
+
 /**
  * The real supergraph, in this process: every subgraph on its own database (fresh, from the
  * template) and a free port, composed in-process from their schemas with their real URLs, and
