@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import type { SubgraphDefinition } from '../common/definition';
-import { createEncryptor } from '../common/encryption';
+import { subgraphEncryptor } from '../common/encryption';
 import { createJobQueue } from '../common/jobs';
-import { importKeyPair, loadOrCreateKeyPair, loadOrCreateSecret } from '../common/keys';
+import { importKeyPair, loadOrCreateKeyPair } from '../common/keys';
 import { createOutbox } from '../common/outbox';
 import { createAccessTokens } from './auth/access-tokens';
 import { loadAccountsConfig } from './config';
@@ -23,10 +23,10 @@ export const accounts: SubgraphDefinition = {
     const signingKey = settings.ACCESS_TOKEN_PRIVATE_KEY
       ? await importKeyPair(settings.ACCESS_TOKEN_PRIVATE_KEY)
       : await loadOrCreateKeyPair(config.KEYS_DIR, 'access-token');
-    const encryptor = createEncryptor(
-      settings.ACCOUNTS_ENCRYPTION_KEY
-        ? Buffer.from(settings.ACCOUNTS_ENCRYPTION_KEY, 'base64')
-        : loadOrCreateSecret(config.KEYS_DIR, 'accounts-encryption'),
+    const encryptor = subgraphEncryptor(
+      settings.ACCOUNTS_ENCRYPTION_KEY,
+      config.KEYS_DIR,
+      'accounts-encryption',
     );
     const accessTokens = createAccessTokens(signingKey, settings);
     const storage = createAccountsStorage(pool);

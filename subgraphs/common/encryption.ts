@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { loadOrCreateSecret } from './keys';
 
 /**
  * AES-256-GCM for secrets at rest (TOTP secrets, environment variables). The output names
@@ -35,4 +36,12 @@ export function createEncryptor(key: Buffer): Encryptor {
       );
     },
   };
+}
+
+/**
+ * A subgraph's encryptor: the key its configuration gives (base64 of 32 bytes; production
+ * requires one), else a development key made once under KEYS_DIR as `<name>`.
+ */
+export function subgraphEncryptor(configured: string | undefined, keysDir: string, name: string): Encryptor {
+  return createEncryptor(configured ? Buffer.from(configured, 'base64') : loadOrCreateSecret(keysDir, name));
 }

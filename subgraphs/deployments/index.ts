@@ -1,10 +1,9 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SubgraphDefinition } from '../common/definition';
-import { createEncryptor } from '../common/encryption';
+import { subgraphEncryptor } from '../common/encryption';
 import { eventIngestRoute } from '../common/event-ingest';
 import { createJobQueue } from '../common/jobs';
-import { loadOrCreateSecret } from '../common/keys';
 import { createOutbox, INGEST_PATH, ingestSecret } from '../common/outbox';
 import { loadDeploymentsConfig } from './config';
 import { createEdgeRouter } from './runtime/edge-router';
@@ -23,10 +22,10 @@ export const deployments: SubgraphDefinition = {
   migrationsFolder: fileURLToPath(new URL('../../db/deployments/migrations', import.meta.url)),
   async setup({ pool, logger, events, config }) {
     const settings = loadDeploymentsConfig(config.env, config.NODE_ENV === 'production');
-    const encryptor = createEncryptor(
-      settings.DEPLOYMENTS_ENCRYPTION_KEY
-        ? Buffer.from(settings.DEPLOYMENTS_ENCRYPTION_KEY, 'base64')
-        : loadOrCreateSecret(config.KEYS_DIR, 'deployments-encryption'),
+    const encryptor = subgraphEncryptor(
+      settings.DEPLOYMENTS_ENCRYPTION_KEY,
+      config.KEYS_DIR,
+      'deployments-encryption',
     );
     const storage = createDeploymentsStorage(pool);
     const runtime = createLocalRuntime({

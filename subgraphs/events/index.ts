@@ -1,9 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import type { EventRow } from '../../db/events/schema';
 import type { SubgraphDefinition } from '../common/definition';
-import { createEncryptor } from '../common/encryption';
+import { subgraphEncryptor } from '../common/encryption';
 import { createJobQueue } from '../common/jobs';
-import { loadOrCreateSecret } from '../common/keys';
 import { INGEST_PATH, ingestSecret } from '../common/outbox';
 import { loadEventsConfig } from './config';
 import { createDispatcher } from './delivery/dispatcher';
@@ -20,11 +19,7 @@ export const events: SubgraphDefinition = {
   migrationsFolder: fileURLToPath(new URL('../../db/events/migrations', import.meta.url)),
   async setup({ pool, logger, events: bus, config }) {
     const settings = loadEventsConfig(config.env, config.NODE_ENV === 'production');
-    const encryptor = createEncryptor(
-      settings.EVENTS_ENCRYPTION_KEY
-        ? Buffer.from(settings.EVENTS_ENCRYPTION_KEY, 'base64')
-        : loadOrCreateSecret(config.KEYS_DIR, 'events-encryption'),
-    );
+    const encryptor = subgraphEncryptor(settings.EVENTS_ENCRYPTION_KEY, config.KEYS_DIR, 'events-encryption');
     const storage = createEventsStorage(pool);
     const sender = createSender({
       allowPrivateNetworks: settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS,
