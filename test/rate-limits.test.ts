@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Quota } from '../subgraphs/common/quota';
 import { createOrganization, createProjects, createUser } from './support/factories';
 import { startTcpProxy } from './support/gateway-tcp-proxy';
 import { startTestGateway, type TestGateway } from './support/processes';
@@ -197,16 +198,11 @@ describe('a user’s budget, counted in the gateway’s memory', () => {
   test('tells subgraphs the same budget the headers show (`viewerQuota`)', async () => {
     const user = await newUser();
     await supergraph.query(VIEWER, undefined, user.headers);
-    const response = await supergraph.query<{
-      viewerQuota: {
-        principal: string;
-        tier: string;
-        limit: number;
-        remaining: number;
-        windowSeconds: number;
-        resetAt: string;
-      };
-    }>('{ viewerQuota { principal tier limit remaining windowSeconds resetAt } }', undefined, user.headers);
+    const response = await supergraph.query<{ viewerQuota: Quota }>(
+      '{ viewerQuota { principal tier limit remaining windowSeconds resetAt } }',
+      undefined,
+      user.headers,
+    );
     expect(response.body.errors).toBeUndefined();
     const quota = response.body.data!.viewerQuota;
     const budget = budgetOf(response);
