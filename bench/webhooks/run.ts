@@ -222,6 +222,23 @@ interface Result {
   note?: string;
 }
 
+/** What the receiver saw of a run that started at `started` and spent `sendMs` sending. */
+function resultOf(
+  name: string,
+  receiver: Receiver,
+  run: { expected: number; started: number; sendMs: number },
+): Result {
+  return {
+    name,
+    expected: run.expected,
+    delivered: receiver.distinct(),
+    duplicates: receiver.received() - receiver.distinct(),
+    seconds: (receiver.lastAt() - run.started) / 1000,
+    sendSeconds: run.sendMs / 1000,
+    latencies: [...receiver.latencies()],
+  };
+}
+
 /** The ceiling: sign and POST each (event, endpoint) straight to the receiver, no database. */
 async function runBaseline(config: Config, receiver: Receiver, organizationId: string): Promise<Result> {
   const endpoints = Array.from({ length: config.endpoints }, (_, i) => ({
@@ -296,15 +313,7 @@ async function runBaseline(config: Config, receiver: Receiver, organizationId: s
   wakeAll();
   await Promise.race([Promise.all(workers), sleep(1000)]);
   await agent.close();
-  return {
-    name: 'plain loop (ceiling)',
-    expected,
-    delivered: receiver.distinct(),
-    duplicates: receiver.received() - receiver.distinct(),
-    seconds: (receiver.lastAt() - started) / 1000,
-    sendSeconds: sendMs / 1000,
-    latencies: [...receiver.latencies()],
-  };
+  return resultOf('plain loop (ceiling)', receiver, { expected, started, sendMs });
 }
 
 async function runConstruct(config: Config, receiver: Receiver, organizationId: string): Promise<Result> {
@@ -330,6 +339,8 @@ async function runConstruct(config: Config, receiver: Receiver, organizationId: 
       GATEWAY_PUBLIC_KEY: JSON.stringify(keyPair.publicJwk),
       EVENTS_INGEST_SECRET: ingestSecret,
       EVENTS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      // Required in production; no event the benchmark sends is one deployments acts on.
+      DEPLOYMENTS_URL: 'http://127.0.0.1:4002',
       // The receiver is on loopback: production refuses it unless told otherwise.
       WEBHOOKS_ALLOW_PRIVATE_NETWORKS: 'true',
       WEBHOOK_CONCURRENCY: String(config.concurrency),
@@ -414,13 +425,7 @@ async function runConstruct(config: Config, receiver: Receiver, organizationId: 
     }
     await client.end();
     return {
-      name: 'Construct events subgraph',
-      expected,
-      delivered: receiver.distinct(),
-      duplicates: receiver.received() - receiver.distinct(),
-      seconds: (receiver.lastAt() - started) / 1000,
-      sendSeconds: sendMs / 1000,
-      latencies: [...receiver.latencies()],
+      ...resultOf('Construct events subgraph', receiver, { expected, started, sendMs }),
       note: `deliveries in the database: ${rows.map((r) => `${r.status} ${r.n}`).join(', ')}`,
     };
   } catch (error) {
