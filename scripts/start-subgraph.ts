@@ -2,7 +2,6 @@
  * Runs one subgraph in its own process: `npm run start:subgraph -- accounts`.
  * The port is the registry's unless PORT is set (containers run one subgraph each).
  */
-import { loadSubgraphConfig } from '../subgraphs/common/config';
 import { runUntilSignal } from '../subgraphs/common/process';
 import { startSubgraph } from '../subgraphs/common/server';
 import { isSubgraphName, subgraphNames, subgraphs } from '../subgraphs/registry';
@@ -12,10 +11,5 @@ if (!isSubgraphName(name)) {
   console.error(`Usage: npm run start:subgraph -- <${subgraphNames.join('|')}>`);
   process.exit(2);
 }
-const config = loadSubgraphConfig(name);
-const running = await startSubgraph(
-  await subgraphs[name].load(),
-  config,
-  config.PORT ?? subgraphs[name].port,
-);
+const running = await startSubgraph(await subgraphs[name].load(), { port: subgraphs[name].port });
 runUntilSignal(running.logger, running.close);

@@ -6,13 +6,22 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { z } from 'zod';
 import { embeddedPostgres } from '../db/connection';
-import { loadSubgraphConfig } from '../subgraphs/common/config';
+import { defineSettings, nodeEnv, port, readEnvironment } from '../subgraphs/common/config';
 import { subgraphNames, subgraphs } from '../subgraphs/registry';
 
-const config = loadSubgraphConfig('supervisor');
+/** What the supervisor itself reads; every process it starts reads the rest. */
+const settings = defineSettings('npm start', {
+  NODE_ENV: nodeEnv,
+  DATABASE_URL: z.url().optional(),
+  GATEWAY_PORT: port.default(4000),
+  EDGE_PORT: port.default(4080),
+});
+const environment = readEnvironment();
+const config = settings.parse(environment);
 const env: NodeJS.ProcessEnv = {
-  ...process.env,
+  ...environment,
   NODE_ENV: config.NODE_ENV,
   APOLLO_TELEMETRY_DISABLED: 'true',
 };
@@ -119,13 +128,13 @@ await Promise.all(
   subgraphNames.map((name) => waitReady(`http://127.0.0.1:${subgraphs[name].port}/health/ready`, name)),
 );
 launch(gateway);
-const gatewayPort = Number(process.env.GATEWAY_PORT ?? 4000);
+const gatewayPort = config.GATEWAY_PORT;
 await waitReady(`http://127.0.0.1:${gatewayPort}/health/ready`, 'gateway');
 
 console.log(`
 Construct is running.
   GraphQL + GraphiQL   http://localhost:${gatewayPort}/graphql
 ${subgraphNames.map((name) => `  ${name.padEnd(20)} http://localhost:${subgraphs[name].port}/graphql`).join('\n')}
-  Deployments (edge)   http://<project>.localhost:${process.env.EDGE_PORT ?? 4080}
+  Deployments (edge)   http://<project>.localhost:${config.EDGE_PORT}
 Press Ctrl-C to stop.
 `);

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CompositionError, composeSupergraph } from '../gateway/src/composition';
+import { testEnvironment } from './support/environment';
 
 /**
  * `npm run compose:check` guards the checked-in schema/ in CI: it passes when schema/ matches
@@ -26,7 +27,7 @@ async function compose(...args: string[]): Promise<{ code: number; stdout: strin
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', 'scripts/compose.ts', ...args],
-      { cwd: repositoryRoot, env: { ...process.env, NODE_ENV: 'test' } },
+      { cwd: repositoryRoot, env: { ...testEnvironment.inherited(), NODE_ENV: 'test' } },
     );
     return { code: 0, stdout, stderr };
   } catch (error) {

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { findFreePort } from '../subgraphs/deployments/runtime/local/healthcheck';
+import { findFreePort } from '../subgraphs/common/net';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { processesMatching } from './support/deployments';
 import { DEPLOYMENT_FIELDS, type DeploymentState, edgeGet } from './support/edge';

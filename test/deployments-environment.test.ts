@@ -15,6 +15,7 @@ import {
   type VariableResult,
 } from './support/deployments';
 import { DEPLOYMENT_FIELDS, edgeGet } from './support/edge';
+import { plantInEnvironment, testEnvironment } from './support/environment';
 import { createOrganization, createUser, type TestUser } from './support/factories';
 import { postGraphQL, startTestSupergraph, type TestSupergraph, USER_ERRORS } from './support/supergraph';
 
@@ -26,7 +27,7 @@ import { postGraphQL, startTestSupergraph, type TestSupergraph, USER_ERRORS } fr
 
 // Set in this process, where the subgraphs run: an app that sees it sees the host's environment.
 const HOST_CANARY = `CONSTRUCT_TEST_HOST_CANARY_${randomBytes(4).toString('hex').toUpperCase()}`;
-process.env[HOST_CANARY] = 'the host environment leaked';
+const removeCanary = plantInEnvironment(HOST_CANARY, 'the host environment leaked');
 
 let supergraph: TestSupergraph;
 let owner: TestUser;
@@ -61,7 +62,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  delete process.env[HOST_CANARY];
+  removeCanary();
   await supergraph?.close();
   await repos.cleanup();
 });
@@ -300,7 +301,7 @@ describe.concurrent('what a deployed app sees', () => {
     const home = await env('HOME');
     expect(home).not.toBeNull();
     expect(home).not.toBe(homedir());
-    expect(home).not.toBe(process.env.HOME);
+    expect(home).not.toBe(testEnvironment.home);
   });
 
   test('a change applies to the next deployment; the running one keeps what it started with', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { testEnvironment } from './support/environment';
 import { createOrganization, createUser, type TestUser } from './support/factories';
 import { createGitRepository, type GitRepository } from './support/git-fixtures';
 import {
@@ -17,7 +18,7 @@ import { createProjectAndDeployment, record, until, wsClients } from './support/
  * live through the other. Without Redis the replicas could not hear each other's changes.
  */
 
-const redisUrl = process.env.REDIS_URL;
+const { redisUrl } = testEnvironment;
 
 const databases: TestDatabase[] = [];
 const processes: ChildSubgraph[] = [];

@@ -330,7 +330,7 @@ describe('the lifetime of an upstream stream', () => {
 describe('what deploymentUpdated reports', () => {
   // The schema: "then again each time its status, steps or production role change". When a newer
   // production deployment becomes READY, the engine moves the project's production pointer
-  // (subgraphs/deployments/services/engine.ts, `tx.takeProductionIfNewest` before
+  // (subgraphs/deployments/engine/pipeline.ts, `tx.takeProductionIfNewest` before
   // `published(ready)`) and publishes the new deployment only; promoteDeployment and rollback do
   // the same (services/deployments.ts, `pointProduction` publishes `result.deployment` only). The
   // deployment that stopped serving production (isProduction true → false) publishes nothing, so

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Quota } from '../subgraphs/common/quota';
+import { testEnvironment } from './support/environment';
 import { createOrganization, createProjects, createUser } from './support/factories';
 import { startTcpProxy } from './support/gateway-tcp-proxy';
 import { startTestGateway, type TestGateway } from './support/processes';
@@ -32,7 +33,7 @@ const limitsEnv = {
 const VIEWER = '{ viewer { id } }';
 const CREATE_ORGANIZATION =
   'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } userErrors { code } } }';
-const redisUrl = process.env.REDIS_URL;
+const { redisUrl } = testEnvironment;
 
 let supergraph: TestSupergraph;
 const extraGateways: TestGateway[] = [];

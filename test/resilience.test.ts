@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSubgraphConfig } from '../subgraphs/common/config';
 import { type RunningSubgraph, startSubgraph } from '../subgraphs/common/server';
 import { subgraphs } from '../subgraphs/registry';
 import { createTestDatabase, type TestDatabase } from './support/database';
@@ -41,13 +40,10 @@ beforeAll(async () => {
   const database = await createTestDatabase('accounts');
   accountsDb = database;
   databases.push(database);
-  const config = loadSubgraphConfig('accounts', {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    ACCOUNTS_DATABASE_URL: database.url,
+  accounts = await startSubgraph(await subgraphs.accounts.load(), {
+    env: { NODE_ENV: 'test', LOG_LEVEL: 'silent', HOST: '127.0.0.1', ACCOUNTS_DATABASE_URL: database.url },
+    port: 0,
   });
-  accounts = await startSubgraph(await subgraphs.accounts.load(), config, 0);
   member = await createUser({ accounts: database.url });
 });
 afterAll(async () => {

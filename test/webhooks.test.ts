@@ -1,7 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../subgraphs/common/caller';
-import { loadSubgraphConfig } from '../subgraphs/common/config';
 import { type RunningSubgraph, startSubgraph } from '../subgraphs/common/server';
 import { events as eventsSubgraph } from '../subgraphs/events/index';
 import { gatewayHeaders } from './support/credentials';
@@ -775,9 +774,8 @@ describe('the SSRF guard (private networks not allowed)', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('events');
-    guarded = await startSubgraph(
-      eventsSubgraph,
-      loadSubgraphConfig('events', {
+    guarded = await startSubgraph(eventsSubgraph, {
+      env: {
         NODE_ENV: 'test',
         LOG_LEVEL: 'silent',
         HOST: '127.0.0.1',
@@ -785,9 +783,9 @@ describe('the SSRF guard (private networks not allowed)', () => {
         WEBHOOKS_ALLOW_PRIVATE_NETWORKS: 'false',
         WEBHOOK_RETRY_SCHEDULE: '60',
         WEBHOOK_POLL_INTERVAL_MS: '100',
-      }),
-      0,
-    );
+      },
+      port: 0,
+    });
     caller = {
       kind: 'user',
       userId: owner.id,

@@ -17,3 +17,15 @@ export function integerOption(
   }
   return value;
 }
+
+/**
+ * A variable of the benchmarks' environment (their BENCH_* knobs, or a server they are pointed
+ * at); undefined when unset or empty. The benchmarks' one reader of `process.env`.
+ */
+export function benchVariable(name: string): string | undefined {
+  const value = process.env[name];
+  return value === '' ? undefined : value;
+}
+
+/** The environment a benchmark's child processes inherit (the system under test reads its own). */
+export const inheritedEnvironment = (): NodeJS.ProcessEnv => ({ ...process.env });

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inheritedEnvironment } from './options';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -82,7 +83,7 @@ export function startChild(
   const child = spawn(command, commandArgs, {
     cwd: REPO_ROOT,
     env: {
-      ...process.env,
+      ...inheritedEnvironment(),
       NODE_ENV: 'production',
       APOLLO_TELEMETRY_DISABLED: 'true',
       LOG_LEVEL: 'warn',

@@ -15,7 +15,8 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { findFreePort } from '../../subgraphs/deployments/runtime/local/healthcheck';
+import { findFreePort } from '../../subgraphs/common/net';
+import { benchVariable } from '../common/options';
 import { pollUntil } from './probe';
 
 export interface PlainPhases {
@@ -65,7 +66,7 @@ export async function plainDeploy(options: PlainOptions): Promise<PlainRun> {
   const gitHome = join(dir, 'git-home');
   await mkdir(home);
   await mkdir(gitHome);
-  const hostPath = process.env.PATH || FALLBACK_PATH;
+  const hostPath = benchVariable('PATH') || FALLBACK_PATH;
   const env = {
     PATH: `${join(source, 'node_modules', '.bin')}:${hostPath}`,
     HOME: home,

@@ -16,8 +16,9 @@ import { availableParallelism, constants, cpus, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
+import { disableApolloTelemetry } from '../../subgraphs/common/config';
 import { createGitRepository, type GitRepository } from '../../test/support/git-fixtures';
-import { integerOption } from '../common/options';
+import { benchVariable, integerOption } from '../common/options';
 import { type CpuSnapshot, type CpuUsage, cpuBetween, cpuSnapshot } from './cpu';
 import { type PlainRun, plainDeploy, stopPlainApps } from './plain';
 import { pollUntil } from './probe';
@@ -70,7 +71,7 @@ function readConfig(): Config {
       'poll-ms': { type: 'string' },
     },
   });
-  const only = values.only ?? process.env.BENCH_ONLY;
+  const only = values.only ?? benchVariable('BENCH_ONLY');
   if (only !== undefined && only !== 'latency' && only !== 'burst') {
     throw new Error(`--only: expected latency or burst, got ${only}`);
   }
@@ -684,7 +685,7 @@ async function main(): Promise<number> {
   const began = performance.now();
   // The subgraphs' defaults (.data/keys, the embedded server's .data/postgres) are relative paths.
   process.chdir(REPO_ROOT);
-  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
+  disableApolloTelemetry();
 
   const cleanups: (() => Promise<unknown>)[] = [];
   let cleaning: Promise<void> | undefined;

@@ -12,9 +12,10 @@ import { dropDatabase, embeddedPostgres, ensureDatabase, withDatabase } from '..
 import { createGateway, type Gateway } from '../../gateway/src/app';
 import { composeSupergraph } from '../../gateway/src/composition';
 import { loadGatewayConfig } from '../../gateway/src/config';
-import { loadSubgraphConfig } from '../../subgraphs/common/config';
+import { ownDatabaseVariable } from '../../subgraphs/common/config';
 import { type RunningSubgraph, startSubgraph } from '../../subgraphs/common/server';
 import { type SubgraphName, subgraphNames, subgraphs } from '../../subgraphs/registry';
+import { benchVariable } from '../common/options';
 
 export interface StackOptions {
   /** Extra environment for every subgraph (the deployments subgraph reads its settings from it). */
@@ -53,10 +54,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
 
   try {
-    const given = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL;
-    const source = process.env.BENCH_DATABASE_URL
+    const given = benchVariable('BENCH_DATABASE_URL') ?? benchVariable('DATABASE_URL');
+    const source = benchVariable('BENCH_DATABASE_URL')
       ? 'BENCH_DATABASE_URL'
-      : process.env.DATABASE_URL
+      : benchVariable('DATABASE_URL')
         ? 'DATABASE_URL'
         : 'embedded';
     let serverUrl: string;
@@ -78,14 +79,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const database = `construct_bench_${name}_${suffix}`;
       await ensureDatabase(serverUrl, database);
       undo.push(() => dropDatabase(serverUrl, database));
-      const config = loadSubgraphConfig(name, {
+      const env = {
         ...base(options.keysDir),
-        [`${name.toUpperCase()}_DATABASE_URL`]: withDatabase(serverUrl, database),
+        [ownDatabaseVariable(name)]: withDatabase(serverUrl, database),
         RUNTIME_DIR: runtimeDir,
         EDGE_PORT: '0',
         ...options.subgraphEnv,
-      });
-      running[name] = await startSubgraph(await subgraphs[name].load(), config, 0);
+      };
+      running[name] = await startSubgraph(await subgraphs[name].load(), { env, port: 0 });
       undo.push(() => running[name].close());
     }
 

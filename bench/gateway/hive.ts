@@ -14,6 +14,7 @@ import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGatewayRuntime, type GatewayPlugin, type LogLevel } from '@graphql-hive/gateway';
+import { benchVariable } from '../common/options';
 import { assertSingleGraphql } from './single-graphql';
 
 assertSingleGraphql(['@graphql-hive/gateway', '@graphql-hive/gateway-runtime', '@graphql-mesh/plugin-jit']);
@@ -30,7 +31,7 @@ if (!values.supergraph || !values.port) {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
-const logLevel = LOG_LEVELS.find((level) => level === process.env.LOG_LEVEL) ?? 'warn';
+const logLevel = LOG_LEVELS.find((level) => level === benchVariable('LOG_LEVEL')) ?? 'warn';
 
 const plugins: GatewayPlugin[] = [];
 if (values.jit) {

@@ -6,6 +6,7 @@ import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { benchVariable } from '../common/options';
 import {
   assertPortFree,
   type Child,
@@ -61,7 +62,7 @@ const GATEWAYS: Record<GatewayName, GatewaySpec> = {
     // bench makes a throwaway one per start unless one is given; it is never written anywhere.
     // One client user hammers it; the gateways compared have no limiter.
     env: () => ({
-      GATEWAY_PRIVATE_KEY: process.env.GATEWAY_PRIVATE_KEY ?? ephemeralEd25519Jwk(),
+      GATEWAY_PRIVATE_KEY: benchVariable('GATEWAY_PRIVATE_KEY') ?? ephemeralEd25519Jwk(),
       RATE_LIMITS_ENABLED: 'false',
     }),
   },
@@ -111,13 +112,13 @@ function readConfig(): Config {
     },
   });
   const number = (flag: string | undefined, env: string, fallback: number): number => {
-    const raw = flag ?? process.env[env];
+    const raw = flag ?? benchVariable(env);
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
     if (!Number.isFinite(value) || value < 0) throw new Error(`${env}: not a non-negative number: ${raw}`);
     return value;
   };
-  const gateways = (values.gateways ?? process.env.BENCH_GATEWAYS ?? 'ours,hive,stock')
+  const gateways = (values.gateways ?? benchVariable('BENCH_GATEWAYS') ?? 'ours,hive,stock')
     .split(',')
     .map((name) => name.trim())
     .filter((name) => name !== '');
@@ -131,7 +132,7 @@ function readConfig(): Config {
     connections: Math.max(1, Math.round(number(values.connections, 'BENCH_CONNECTIONS', 50))),
     rounds: Math.max(1, Math.round(number(values.rounds, 'BENCH_ROUNDS', 1))),
     gateways: gateways as GatewayName[],
-    pin: !values['no-pin'] && process.env.BENCH_PIN !== '0',
+    pin: !values['no-pin'] && benchVariable('BENCH_PIN') !== '0',
     subgraphPortBase: number(undefined, 'BENCH_SUBGRAPH_PORT_BASE', DEFAULT_SUBGRAPH_PORT_BASE),
     gatewayPort: number(undefined, 'BENCH_GATEWAY_PORT', 4300),
   };
@@ -672,7 +673,7 @@ async function main(): Promise<void> {
   await waitForLine(subgraphs, /^subgraphs ready/, 60_000);
   console.log(
     `  subgraphs: ports ${config.subgraphPortBase + 1}-${config.subgraphPortBase + SUBGRAPHS.length}` +
-      `${process.env.BENCH_SUBGRAPH_MEMO === '0' ? ' (response memo off)' : ''}`,
+      `${benchVariable('BENCH_SUBGRAPH_MEMO') === '0' ? ' (response memo off)' : ''}`,
   );
 
   const results: GatewayResult[] = config.gateways.map((name) => ({
@@ -749,7 +750,7 @@ async function main(): Promise<void> {
       cpu: cpus()[0]?.model ?? 'unknown',
       cpuCount: availableParallelism(),
       pinning,
-      subgraphMemo: process.env.BENCH_SUBGRAPH_MEMO !== '0',
+      subgraphMemo: benchVariable('BENCH_SUBGRAPH_MEMO') !== '0',
     },
     results,
     ratios: { ours: oursRatios },

@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { type DocumentNode, parse } from 'graphql';
 import { createYoga } from 'graphql-yoga';
+import { benchVariable } from '../common/options';
 import { ResponseMemo, serveMemoised } from '../common/response-memo';
 import { assertSingleGraphql } from './single-graphql';
 
@@ -287,7 +288,7 @@ export interface RunningSubgraphs {
 
 export async function startSubgraphs(
   portBase = DEFAULT_SUBGRAPH_PORT_BASE,
-  memoEnabled = process.env.BENCH_SUBGRAPH_MEMO !== '0',
+  memoEnabled = benchVariable('BENCH_SUBGRAPH_MEMO') !== '0',
 ): Promise<RunningSubgraphs> {
   const servers: Server[] = [];
   for (const [index, definition] of SUBGRAPHS.entries()) {
@@ -357,7 +358,7 @@ function createSubgraphServer(definition: SubgraphDefinition, memoEnabled: boole
 // Run standalone when executed directly (not when imported by compose.ts).
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   assertSingleGraphql(['@apollo/subgraph', 'graphql-yoga']);
-  const portBase = Number(process.env.BENCH_SUBGRAPH_PORT_BASE ?? DEFAULT_SUBGRAPH_PORT_BASE);
+  const portBase = Number(benchVariable('BENCH_SUBGRAPH_PORT_BASE') ?? DEFAULT_SUBGRAPH_PORT_BASE);
   const running = await startSubgraphs(portBase);
   // The driver waits for this exact line.
   console.log(`subgraphs ready: ${running.urls.join(' ')}`);

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { composeServices } from '@apollo/composition';
+import { benchVariable } from '../common/options';
 import { DEFAULT_SUBGRAPH_PORT_BASE, subgraphUrls } from './model';
 import { DEPLOYMENTS_TYPE_DEFS, USERS_TYPE_DEFS } from './subgraphs';
 
@@ -37,6 +38,6 @@ export async function writeSupergraph(portBase = DEFAULT_SUBGRAPH_PORT_BASE): Pr
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const portBase = Number(process.env.BENCH_SUBGRAPH_PORT_BASE ?? DEFAULT_SUBGRAPH_PORT_BASE);
+  const portBase = Number(benchVariable('BENCH_SUBGRAPH_PORT_BASE') ?? DEFAULT_SUBGRAPH_PORT_BASE);
   console.log(`wrote ${await writeSupergraph(portBase)}`);
 }

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { createGatewayRuntime, getGraphQLWSOptions, type LogLevel } from '@graphql-hive/gateway';
 import { type Extra, useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { benchVariable } from '../common/options';
 import { assertSingleGraphql } from '../gateway/single-graphql';
 
 assertSingleGraphql(['@graphql-hive/gateway', '@graphql-hive/gateway-runtime', 'graphql-ws']);
@@ -33,7 +34,7 @@ if (!values.supergraph || !values.port) {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
-const logLevel = LOG_LEVELS.find((level) => level === process.env.LOG_LEVEL) ?? 'warn';
+const logLevel = LOG_LEVELS.find((level) => level === benchVariable('LOG_LEVEL')) ?? 'warn';
 
 const runtime = createGatewayRuntime({
   supergraph: resolve(values.supergraph),

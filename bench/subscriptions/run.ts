@@ -25,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { benchVariable } from '../common/options';
 import {
   assertPortFree,
   type Child,
@@ -83,7 +84,7 @@ const GATEWAYS: Record<GatewayName, GatewaySpec> = {
       // Production needs the Ed25519 key the gateway signs subgraph credentials with: a throwaway
       // one per start, never written (these subgraphs do not check credentials anyway).
       GATEWAY_PRIVATE_KEY:
-        process.env.GATEWAY_PRIVATE_KEY ??
+        benchVariable('GATEWAY_PRIVATE_KEY') ??
         JSON.stringify(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })),
       SUPERGRAPH_WATCH: 'false',
       // One client user hammers it; the gateways compared have no limiter.
@@ -130,7 +131,7 @@ function readConfig(): Config {
     },
   });
   const number = (flag: string | undefined, env: string, fallback: number, min = 0): number => {
-    const raw = flag ?? process.env[env];
+    const raw = flag ?? benchVariable(env);
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
     if (!Number.isFinite(value) || value < min) throw new Error(`${env}: not a number ≥ ${min}: ${raw}`);
@@ -141,7 +142,7 @@ function readConfig(): Config {
       .split(',')
       .map((item) => item.trim())
       .filter((item) => item !== '');
-  const subscribers = list(values.subscribers ?? process.env.BENCH_SUBSCRIBERS ?? '1000,10000').map(
+  const subscribers = list(values.subscribers ?? benchVariable('BENCH_SUBSCRIBERS') ?? '1000,10000').map(
     (item) => {
       const value = Number(item.replace(/_/g, '').replace(/k$/i, '000'));
       if (!Number.isInteger(value) || value < 1)
@@ -149,7 +150,7 @@ function readConfig(): Config {
       return value;
     },
   );
-  const gateways = list(values.gateways ?? process.env.BENCH_GATEWAYS ?? 'ours,hive');
+  const gateways = list(values.gateways ?? benchVariable('BENCH_GATEWAYS') ?? 'ours,hive');
   for (const name of gateways) {
     if (!(name in GATEWAYS)) throw new Error(`unknown gateway "${name}" (known: ${Object.keys(GATEWAYS)})`);
   }
@@ -162,7 +163,7 @@ function readConfig(): Config {
     perSocket: Math.round(number(values['per-socket'], 'BENCH_PER_SOCKET', 100, 1)),
     workers: Math.round(number(values.workers, 'BENCH_WORKERS', 2, 1)),
     gateways: gateways as GatewayName[],
-    pin: !values['no-pin'] && process.env.BENCH_PIN !== '0',
+    pin: !values['no-pin'] && benchVariable('BENCH_PIN') !== '0',
     subgraphPortBase: number(undefined, 'BENCH_SUBGRAPH_PORT_BASE', DEFAULT_SUBGRAPH_PORT_BASE),
     gatewayPort: number(undefined, 'BENCH_GATEWAY_PORT', 4500),
   };

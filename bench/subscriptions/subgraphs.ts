@@ -40,6 +40,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { createPubSub, createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { benchVariable } from '../common/options';
 import { readBody } from '../common/processes';
 import { ResponseMemo, serveMemoised } from '../common/response-memo';
 import { assertSingleGraphql } from '../gateway/single-graphql';
@@ -500,7 +501,7 @@ export async function startSubgraphs(portBase = DEFAULT_SUBGRAPH_PORT_BASE): Pro
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   assertSingleGraphql(['@apollo/subgraph', 'graphql-yoga', 'graphql-ws']);
-  const portBase = Number(process.env.BENCH_SUBGRAPH_PORT_BASE ?? DEFAULT_SUBGRAPH_PORT_BASE);
+  const portBase = Number(benchVariable('BENCH_SUBGRAPH_PORT_BASE') ?? DEFAULT_SUBGRAPH_PORT_BASE);
   const close = await startSubgraphs(portBase);
   // The driver waits for this exact line.
   console.log(`subgraphs ready: deployments on ${portBase + 1}, users on ${portBase + 2}`);

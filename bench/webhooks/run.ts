@@ -27,7 +27,7 @@ import { CREDENTIAL_HEADER, CredentialMinter } from '../../subgraphs/common/cred
 import { importKeyPair } from '../../subgraphs/common/keys';
 import { INGEST_PATH } from '../../subgraphs/common/outbox';
 import type { PlatformEvent } from '../../subgraphs/common/platform-events';
-import { integerOption } from '../common/options';
+import { benchVariable, integerOption } from '../common/options';
 import {
   type Child,
   describeFailure,
@@ -63,7 +63,7 @@ function readConfig(): Config {
       only: { type: 'string' },
     },
   });
-  const only = values.only ?? process.env.BENCH_ONLY;
+  const only = values.only ?? benchVariable('BENCH_ONLY');
   if (only !== undefined && only !== 'construct' && only !== 'baseline') {
     throw new Error(`--only: expected construct or baseline, got ${only}`);
   }
@@ -317,7 +317,7 @@ async function runBaseline(config: Config, receiver: Receiver, organizationId: s
 }
 
 async function runConstruct(config: Config, receiver: Receiver, organizationId: string): Promise<Result> {
-  const given = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL;
+  const given = benchVariable('BENCH_DATABASE_URL') ?? benchVariable('DATABASE_URL');
   const embedded = given ? undefined : await embeddedPostgres();
   const serverUrl = given ?? embedded!.url;
   const database = `construct_bench_events_${randomBytes(4).toString('hex')}`;

@@ -8,11 +8,9 @@ import {
   pgTable,
   primaryKey,
   text,
-  timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-
-const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+import { at, createdAt, updatedAt } from '../columns';
 
 export const projects = pgTable(
   'projects',
@@ -46,9 +44,9 @@ export const projects = pgTable(
      */
     productionPinned: boolean('production_pinned').notNull().default(false),
     createdAt: createdAt(),
-    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
     /** Soft delete: the row stays while its deployments are being removed; the slug is freed. */
-    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    deletedAt: at('deleted_at'),
   },
   (t) => [
     uniqueIndex('projects_organization_slug_key')
@@ -93,7 +91,7 @@ export const environmentVariables = pgTable(
     preview: text('preview').notNull(),
     updatedBy: text('updated_by').notNull(),
     createdAt: createdAt(),
-    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [uniqueIndex('environment_variables_environment_key_key').on(t.environmentId, t.key)],
 );
@@ -150,14 +148,14 @@ export const deployments = pgTable(
     attempt: integer('attempt').notNull().default(0),
     /** The runtime node running the pipeline, and until when its claim holds without a heartbeat. */
     runner: text('runner'),
-    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+    leaseExpiresAt: at('lease_expires_at'),
     /** Set by a redeploy: the deployment whose source this one repeats. */
     redeployOf: text('redeploy_of'),
     createdAt: createdAt(),
-    buildStartedAt: timestamp('build_started_at', { withTimezone: true }),
-    readyAt: timestamp('ready_at', { withTimezone: true }),
-    finishedAt: timestamp('finished_at', { withTimezone: true }),
-    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    buildStartedAt: at('build_started_at'),
+    readyAt: at('ready_at'),
+    finishedAt: at('finished_at'),
+    updatedAt: updatedAt(),
   },
   (t) => [
     index('deployments_project_id_idx').on(t.projectId, t.id),
@@ -179,8 +177,8 @@ export const deploymentSteps = pgTable(
       .references(() => deployments.id, { onDelete: 'cascade' }),
     step: text('step', { enum: ['SOURCE', 'INSTALL', 'BUILD', 'START', 'HEALTHCHECK', 'ROUTE'] }).notNull(),
     outcome: text('outcome', { enum: ['RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED'] }).notNull(),
-    startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
-    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    startedAt: at('started_at').notNull(),
+    finishedAt: at('finished_at'),
   },
   (t) => [primaryKey({ columns: [t.deploymentId, t.step] })],
 );
@@ -198,7 +196,7 @@ export const deploymentLogs = pgTable(
     type: text('type', { enum: ['BUILD', 'RUNTIME'] }).notNull(),
     stream: text('stream', { enum: ['STDOUT', 'STDERR', 'SYSTEM'] }).notNull(),
     line: text('line').notNull(),
-    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    createdAt: at('created_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.deploymentId, t.seq] })],
 );
@@ -213,9 +211,9 @@ export const uploads = pgTable('uploads', {
   createdBy: text('created_by').notNull(),
   /** SHA-256 of the upload URL's token: the URL is the only credential for the PUT. */
   tokenHash: text('token_hash').notNull(),
-  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  expiresAt: at('expires_at').notNull(),
   sizeBytes: bigint('size_bytes', { mode: 'number' }),
-  receivedAt: timestamp('received_at', { withTimezone: true }),
+  receivedAt: at('received_at'),
   createdAt: createdAt(),
 });
 
@@ -228,5 +226,5 @@ export type UploadRow = typeof uploads.$inferSelect;
 export const deletedOrganizations = pgTable('deleted_organizations', {
   // Owned by accounts: an ID only.
   id: text('id').primaryKey(),
-  deletedAt: timestamp('deleted_at', { withTimezone: true }).notNull().defaultNow(),
+  deletedAt: at('deleted_at').notNull().defaultNow(),
 });

@@ -1,7 +1,6 @@
-import { index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { ApiKeyScope } from '../../subgraphs/common/caller';
-
-const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+import { index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import type { ApiKeyScope } from '../access';
+import { at, createdAt } from '../columns';
 
 export const apiKeys = pgTable(
   'api_keys',
@@ -21,10 +20,10 @@ export const apiKeys = pgTable(
     prefix: text('prefix').notNull(),
     lastFour: text('last_four').notNull(),
     createdAt: createdAt(),
-    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    expiresAt: at('expires_at'),
     /** Written at most once a minute per key, so a busy key costs no write per request. */
-    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
-    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    lastUsedAt: at('last_used_at'),
+    revokedAt: at('revoked_at'),
     /** The key a rotation made to replace this one. */
     replacedById: text('replaced_by_id'),
   },

@@ -7,7 +7,8 @@ import { importKeyPair, loadOrCreateKeyPair } from '../../subgraphs/common/keys'
 import { createLogger, type Logger } from '../../subgraphs/common/logger';
 import { createEventBus } from '../../subgraphs/common/pubsub';
 import { createGraphQLHandler } from '../../subgraphs/common/yoga';
-import { type AccessChange, Authenticator, affects } from './auth';
+import { type AccessChange, affects } from './access-change';
+import { Authenticator } from './auth';
 import { readSupergraphConfig } from './composition';
 import type { GatewayConfig } from './config';
 import type { GatewayRequestContext } from './datasource';
@@ -29,18 +30,18 @@ export interface Gateway {
 
 /** The edge of the supergraph: authentication, one schema, limits, masking, operational endpoints. */
 export async function createGateway(config: GatewayConfig): Promise<Gateway> {
-  const logger = createLogger('gateway', config.logLevel);
-  const signingKey = config.gatewayPrivateKey
-    ? await importKeyPair(config.gatewayPrivateKey)
-    : await loadOrCreateKeyPair(config.keysDir, 'gateway');
+  const logger = createLogger('gateway', config.LOG_LEVEL);
+  const signingKey = config.GATEWAY_PRIVATE_KEY
+    ? await importKeyPair(config.GATEWAY_PRIVATE_KEY)
+    : await loadOrCreateKeyPair(config.KEYS_DIR, 'gateway');
   const credentials = new CredentialMinter(signingKey);
-  const events = createEventBus(config.redisUrl, (error, operation) =>
+  const events = createEventBus(config.REDIS_URL, (error, operation) =>
     logger.warn({ err: error, operation }, 'Redis pub/sub failed; the message is lost'),
   );
 
-  const source: SupergraphSource = config.composeFromSubgraphs
+  const source: SupergraphSource = config.SUPERGRAPH_FROM_SUBGRAPHS
     ? { kind: 'subgraphs', subgraphs: readSupergraphConfig(resolve('supergraph.yaml')) }
-    : { kind: 'file', path: resolve(config.supergraphPath), watch: config.watchSupergraph };
+    : { kind: 'file', path: resolve(config.SUPERGRAPH_PATH), watch: config.SUPERGRAPH_WATCH };
   let authenticator: Authenticator | undefined;
   const manager = new SupergraphManager(source, {
     logger,
@@ -50,8 +51,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       if (userIds.length > 0) authenticator?.forget(userIds);
       if (apiKeyIds.length > 0) authenticator?.forgetApiKeys(apiKeyIds);
     },
-    subgraphTimeoutMs: config.subgraphTimeoutMs,
-    subgraphUrls: config.subgraphUrls,
+    subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    subgraphUrls: config.SUBGRAPH_URLS,
   });
   await manager.start();
   authenticator = new Authenticator(
@@ -60,8 +61,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     events,
     logger,
   );
-  const rateLimiter = config.rateLimits.enabled
-    ? await createRateLimiter(config.rateLimits, config.redisUrl, logger)
+  const rateLimiter = config.RATE_LIMITS_ENABLED
+    ? await createRateLimiter(config, config.REDIS_URL, logger)
     : undefined;
 
   const registry = new Registry();
@@ -69,7 +70,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     schema: manager.current.schema,
     logger,
     registry,
-    graphiql: config.graphiql && { title: 'Construct', shouldPersistHeaders: false },
+    graphiql: config.GRAPHIQL && { title: 'Construct', shouldPersistHeaders: false },
     context: async (request, req) => {
       const requestId = request.headers.get('x-request-id') ?? crypto.randomUUID();
       const userAgent = request.headers.get('user-agent')?.slice(0, 512) ?? undefined;
@@ -86,18 +87,18 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   });
   const service = createServiceServer({
     name: 'gateway',
-    version: config.version,
+    version: config.APP_VERSION,
     logger,
     registry,
     handler: yoga,
-    maxBodyBytes: config.maxBodyBytes,
-    shutdownGraceMs: config.shutdownGraceMs,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     readiness: () => [
       ...manager.current.dataSources.map((source) => ({
         name: source.name,
         check: () => source.checkReady(),
       })),
-      ...(config.redisUrl ? [{ name: 'redis', check: () => events.check() }] : []),
+      ...(config.REDIS_URL ? [{ name: 'redis', check: () => events.check() }] : []),
     ],
   });
   const sockets = serveWebSockets({
@@ -105,9 +106,9 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     yoga,
     authenticator,
     logger,
-    maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
-    maxPayloadBytes: config.maxBodyBytes,
-    keepAliveMs: config.wsKeepAliveMs,
+    maxSubscriptionsPerConnection: config.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    maxPayloadBytes: config.MAX_BODY_BYTES,
+    keepAliveMs: config.WS_KEEPALIVE_MS,
   });
   // Streams outlive the request that authenticated them: when a caller's access changes, their
   // sockets and subscriptions are checked again (a revoked session or API key ends them).
@@ -137,7 +138,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     },
     manager,
     logger,
-    listen: (port = config.port) => service.listen(port, config.host),
+    listen: (port = config.GATEWAY_PORT) => service.listen(port, config.HOST),
     close: () => service.close(),
   };
 }

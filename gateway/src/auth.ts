@@ -12,6 +12,7 @@ import {
 import { graphqlError } from '../../subgraphs/common/errors';
 import type { Logger } from '../../subgraphs/common/logger';
 import type { EventBus } from '../../subgraphs/common/pubsub';
+import type { AccessChange } from './access-change';
 import type { GatewayConfig } from './config';
 import type { SubgraphDataSource } from './datasource';
 
@@ -37,19 +38,6 @@ interface ResolvedKey {
   apiKeyId?: string;
   userId?: string;
   expiresAt: number;
-}
-
-/** Whose access changed: users (and the API keys they created), and API keys themselves. */
-export interface AccessChange {
-  userIds: string[];
-  apiKeyIds: string[];
-}
-
-/** Whether a change concerns this caller: a user's own, or an API key's or its creator's. */
-export function affects(change: AccessChange, caller: Caller): boolean {
-  if (caller.kind === 'anonymous') return false;
-  if (change.userIds.includes(caller.userId)) return true;
-  return caller.kind === 'apiKey' && change.apiKeyIds.includes(caller.apiKeyId);
 }
 
 const CALLER_ACCESS_QUERY = '{ _callerAccess { active memberships { organizationId role } } }';
@@ -238,15 +226,14 @@ export class Authenticator {
 
   /** The developer subgraph's word on the key, capped by accounts' word on its creator. */
   private async lookUpApiKey(hash: string, requestId: string): Promise<ResolvedKey> {
-    const until = Date.now() + this.config.apiKeyCacheMs;
+    const until = Date.now() + this.config.API_KEY_CACHE_MS;
     const developer = this.subgraph('developer');
     // A supergraph without the developer subgraph has no valid keys.
     if (!developer) return { caller: null, expiresAt: until };
-    const response = await developer.process({
-      kind: 'health check' as never,
-      request: { query: API_KEY_PRINCIPAL_QUERY, variables: { h: hash } },
-      context: { requestId, caller: ANONYMOUS },
-    });
+    const response = await developer.fetch(
+      { query: API_KEY_PRINCIPAL_QUERY, variables: { h: hash } },
+      { requestId, caller: ANONYMOUS },
+    );
     const data = response.data as { _apiKeyPrincipal?: ApiKeyPrincipal | null } | null | undefined;
     if (response.errors?.length || data?._apiKeyPrincipal === undefined) {
       this.logger.error({ errors: response.errors }, 'developer did not answer the API key lookup');
@@ -286,8 +273,8 @@ export class Authenticator {
   private async verifyAccessToken(token: string): Promise<{ userId: string; sessionId: string }> {
     try {
       const { payload } = await jwtVerify(token, this.keySet(), {
-        issuer: this.config.accessToken.issuer,
-        audience: this.config.accessToken.audience,
+        issuer: this.config.ACCESS_TOKEN_ISSUER,
+        audience: this.config.ACCESS_TOKEN_AUDIENCE,
         algorithms: ['EdDSA'],
         requiredClaims: ['sub', 'sid', 'exp'],
       });
@@ -309,7 +296,7 @@ export class Authenticator {
   private keySet() {
     if (!this.jwks) {
       const url =
-        this.config.jwksUrl ?? new URL('/.well-known/jwks.json', this.accountsSource().url).toString();
+        this.config.JWKS_URL ?? new URL('/.well-known/jwks.json', this.accountsSource().url).toString();
       this.jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
     }
     return this.jwks;
@@ -335,17 +322,13 @@ export class Authenticator {
       requestId,
     );
     if (this.access.size > 50_000) this.access.clear();
-    this.access.set(sessionId, { value, userId, expiresAt: now + this.config.callerCacheMs });
+    this.access.set(sessionId, { value, userId, expiresAt: now + this.config.CALLER_CACHE_MS });
     return value;
   }
 
   /** Accounts' `_callerAccess` for a user's session, or for an API key's creator. */
   private async queryCallerAccess(caller: Caller, requestId: string): Promise<CallerAccess> {
-    const response = await this.accountsSource().process({
-      kind: 'health check' as never,
-      request: { query: CALLER_ACCESS_QUERY },
-      context: { requestId, caller },
-    });
+    const response = await this.accountsSource().fetch({ query: CALLER_ACCESS_QUERY }, { requestId, caller });
     const value = (response.data as { _callerAccess?: CallerAccess } | undefined)?._callerAccess;
     if (!value) {
       this.logger.error({ errors: response.errors }, 'accounts did not answer the caller access lookup');
@@ -355,7 +338,7 @@ export class Authenticator {
   }
 
   private clientIp(request: Request, req: IncomingMessage | undefined): string | undefined {
-    if (this.config.trustProxy) {
+    if (this.config.TRUST_PROXY) {
       const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
       if (forwarded) return forwarded;
     }

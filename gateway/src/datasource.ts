@@ -11,9 +11,10 @@ import {
   QUOTA_HEADER,
   USER_AGENT_HEADER,
 } from '../../subgraphs/common/credential';
+import type { ErrorCode } from '../../subgraphs/common/errors';
 import type { Logger } from '../../subgraphs/common/logger';
 import type { Quota } from '../../subgraphs/common/quota';
-import type { AccessChange } from './auth';
+import type { AccessChange } from './access-change';
 
 interface Exchange {
   status: number;
@@ -66,16 +67,24 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
     });
   }
 
-  async process(
-    options: GraphQLDataSourceProcessOptions<GatewayRequestContext>,
+  /** A fetch of the query plan (Apollo's executor calls this). */
+  process(options: GraphQLDataSourceProcessOptions<GatewayRequestContext>): Promise<GatewayGraphQLResponse> {
+    // Apollo types the context loosely; the gateway always gives its own.
+    return this.fetch(options.request, options.context as GatewayRequestContext);
+  }
+
+  /** One request to the subgraph: a plan's fetch, or one of the gateway's own lookups (a caller's access). */
+  async fetch(
+    request: GraphQLDataSourceProcessOptions<GatewayRequestContext>['request'],
+    context: GatewayRequestContext,
   ): Promise<GatewayGraphQLResponse> {
-    const { query, variables, operationName } = options.request;
-    const requestId = options.context?.requestId;
+    const { query, variables, operationName } = request;
+    const requestId = context?.requestId;
     try {
       // Every fetch carries the caller, signed for this subgraph only.
-      const credential = await this.options.credentials.mint(options.context.caller, this.name);
+      const credential = await this.options.credentials.mint(context.caller, this.name);
       const body = JSON.stringify({ query, variables, operationName });
-      const headers = this.headersOf(credential, requestId, options.context as GatewayRequestContext);
+      const headers = this.headersOf(credential, requestId, context);
       // A read shared with an identical one in flight carries that one's budget (a point or so apart).
       const exchange = READ_ONLY.test(query ?? '')
         ? this.shared(`${credential}\n${body}`, () => this.send(body, headers))
@@ -154,7 +163,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayRequestConte
       errors: [
         {
           message: `The ${this.name} service ${reason.startsWith('answered') ? 'failed' : reason}; its fields are missing.`,
-          extensions: { code: 'DOWNSTREAM_SERVICE_ERROR' },
+          extensions: { code: 'DOWNSTREAM_SERVICE_ERROR' satisfies ErrorCode },
         } as never,
       ],
     };

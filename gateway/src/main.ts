@@ -1,12 +1,12 @@
 /**
  * The gateway process: `npm run start:gateway -- [--supergraph path] [--port n] [--from-subgraphs]`.
  */
+import { disableApolloTelemetry } from '../../subgraphs/common/config';
 import { runUntilSignal } from '../../subgraphs/common/process';
 import { createGateway } from './app';
 import { loadGatewayConfig } from './config';
 
-// Construct sends nothing to third parties: Apollo's gateway reports usage unless told not to.
-process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+disableApolloTelemetry();
 
 const config = loadGatewayConfig();
 const gateway = await createGateway(config);

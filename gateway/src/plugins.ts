@@ -2,6 +2,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { type GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { ErrorCode } from '../../subgraphs/common/errors';
 import type { GatewayConfig } from './config';
 import type { SupergraphManager } from './supergraph-manager';
 
@@ -23,29 +24,28 @@ export function useSupergraph(manager: SupergraphManager): Plugin {
 
 /** Request limits: the cheapest requests to refuse are the ones never planned. */
 export function useRequestLimits(config: GatewayConfig): Plugin[] {
-  const { limits } = config;
   // Armor's errors carry no code; give them the one of every other invalid document, and its
   // HTTP status (400 for application/graphql-response+json; `spec` keeps 200 for application/json).
   const reject = {
     onReject: [
       (_: unknown, error: GraphQLError) =>
         Object.assign(error.extensions, {
-          code: 'GRAPHQL_VALIDATION_FAILED',
+          code: 'GRAPHQL_VALIDATION_FAILED' satisfies ErrorCode,
           http: { spec: true, status: 400 },
         }),
     ],
   };
   const armor = EnvelopArmorPlugin({
-    maxDepth: { n: limits.depth, ignoreIntrospection: true, ...reject },
-    maxAliases: { n: limits.aliases, ...reject },
-    maxTokens: { n: limits.tokens, ...reject },
-    maxDirectives: { n: limits.directives, ...reject },
-    costLimit: { maxCost: limits.cost, ignoreIntrospection: true, ...reject },
+    maxDepth: { n: config.MAX_DEPTH, ignoreIntrospection: true, ...reject },
+    maxAliases: { n: config.MAX_ALIASES, ...reject },
+    maxTokens: { n: config.MAX_TOKENS, ...reject },
+    maxDirectives: { n: config.MAX_DIRECTIVES, ...reject },
+    costLimit: { maxCost: config.MAX_COST, ignoreIntrospection: true, ...reject },
     // "Did you mean …?" hints reveal the schema where introspection is off.
-    blockFieldSuggestion: { enabled: !config.introspection },
+    blockFieldSuggestion: { enabled: !config.INTROSPECTION },
   });
   const plugins: Plugin[] = [armor as Plugin];
-  if (!config.introspection) {
+  if (!config.INTROSPECTION) {
     plugins.push({
       onValidate({ addValidationRule }) {
         addValidationRule(NoSchemaIntrospectionCustomRule);

@@ -160,12 +160,12 @@ export function principalOf(caller: Caller, config: RateLimitConfig): { principa
     case 'anonymous':
       return { principal: `ip:${caller.ip ?? 'unknown'}`, tier: 'anonymous' };
     case 'user':
-      return { principal: `user:${caller.userId}`, tier: config.defaultTier };
+      return { principal: `user:${caller.userId}`, tier: config.RATE_LIMIT_DEFAULT_TIER };
     case 'apiKey':
       // Until billing gives each organization the tier of its plan, the configuration does.
       return {
         principal: `apiKey:${caller.apiKeyId}`,
-        tier: config.organizationTiers[caller.organizationId] ?? config.defaultTier,
+        tier: config.RATE_LIMIT_ORGANIZATION_TIERS[caller.organizationId] ?? config.RATE_LIMIT_DEFAULT_TIER,
       };
   }
 }
@@ -215,8 +215,8 @@ export async function createRateLimiter(
   // so a tier change applies to the points already spent in the window.
   const options = {
     points: Number.MAX_SAFE_INTEGER,
-    duration: config.windowSeconds,
-    keyPrefix: config.keyPrefix,
+    duration: config.RATE_LIMIT_WINDOW_SECONDS,
+    keyPrefix: config.GATEWAY_RATE_LIMIT_KEY_PREFIX,
   };
   let redis: Redis | undefined;
   let store: RateLimiterAbstract = new RateLimiterMemory(options);
@@ -227,7 +227,7 @@ export async function createRateLimiter(
 
   const spend = async (caller: Caller, points: number): Promise<Budget> => {
     const { principal, tier } = principalOf(caller, config);
-    const limit = config.tiers[tier]!;
+    const limit = config.RATE_LIMIT_TIERS[tier]!;
     // A free operation (introspection) reads the budget without starting a window.
     const counted = points > 0 ? await store.penalty(principal, points) : await store.get(principal);
     const spent = counted?.consumedPoints ?? 0;
@@ -236,7 +236,7 @@ export async function createRateLimiter(
       tier,
       limit,
       spent,
-      msBeforeReset: Math.max(0, counted?.msBeforeNext ?? config.windowSeconds * 1000),
+      msBeforeReset: Math.max(0, counted?.msBeforeNext ?? config.RATE_LIMIT_WINDOW_SECONDS * 1000),
       allowed: points === 0 || spent <= limit,
     };
   };
@@ -247,7 +247,7 @@ export async function createRateLimiter(
     tier: budget.tier,
     limit: budget.limit,
     remaining: Math.max(0, budget.limit - budget.spent),
-    windowSeconds: config.windowSeconds,
+    windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
     resetAt: new Date(Date.now() + budget.msBeforeReset).toISOString(),
   });
 
@@ -274,7 +274,7 @@ export async function createRateLimiter(
       extendContext({ quota: quotaOf(budget) });
       return undefined;
     }
-    return { errors: [rateLimited(budget, config.windowSeconds, context.request !== undefined)] };
+    return { errors: [rateLimited(budget, config.RATE_LIMIT_WINDOW_SECONDS, context.request !== undefined)] };
   };
 
   const plugin: Plugin = {
@@ -294,7 +294,7 @@ export async function createRateLimiter(
       response.headers.set('RateLimit-Limit', String(quota.limit));
       response.headers.set('RateLimit-Remaining', String(quota.remaining));
       response.headers.set('RateLimit-Reset', String(Math.ceil(budget.msBeforeReset / 1000)));
-      response.headers.set('RateLimit-Policy', `${quota.limit};w=${config.windowSeconds}`);
+      response.headers.set('RateLimit-Policy', `${quota.limit};w=${config.RATE_LIMIT_WINDOW_SECONDS}`);
       // A browser app on another origin may read only the headers it is told it may.
       if (request.headers.has('origin')) {
         response.headers.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);

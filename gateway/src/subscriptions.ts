@@ -9,6 +9,7 @@ import { Repeater, SlidingBuffer } from 'graphql-yoga';
 import WebSocket from 'ws';
 import type { Caller } from '../../subgraphs/common/caller';
 import { CREDENTIAL_HEADER, type CredentialMinter } from '../../subgraphs/common/credential';
+import { type ErrorCode, graphqlError } from '../../subgraphs/common/errors';
 import type { Logger } from '../../subgraphs/common/logger';
 import type { GatewayRequestContext, SubgraphDataSource } from './datasource';
 
@@ -65,8 +66,8 @@ export interface SubscriptionHubOptions {
 }
 
 /** An error result that ends a subscription: the client knows why, and that it may subscribe again. */
-function ending(message: string, code: string, extra: Record<string, unknown> = {}): ExecutionResult {
-  return { errors: [new GraphQLError(message, { extensions: { code, ...extra } })] };
+function ending(message: string, code: ErrorCode, extra: Record<string, unknown> = {}): ExecutionResult {
+  return { errors: [graphqlError(code, message, extra)] };
 }
 
 /** The slice of Apollo Server's request context that Apollo's executor reads. */
@@ -166,7 +167,7 @@ export class SubscriptionHub {
   }
 
   /** Ends every stream with a reason clients can act on (a schema reload, a shutdown). */
-  endAll(message: string, code: string): void {
+  endAll(message: string, code: ErrorCode): void {
     for (const group of [...this.groups.values()]) this.end(group, ending(message, code));
   }
 

@@ -14,8 +14,9 @@ import {
 } from 'graphql';
 
 import type { CredentialMinter } from '../../subgraphs/common/credential';
+import { type ErrorCode, graphqlError } from '../../subgraphs/common/errors';
 import type { Logger } from '../../subgraphs/common/logger';
-import type { AccessChange } from './auth';
+import type { AccessChange } from './access-change';
 import { type GatewayRequestContext, SubgraphDataSource } from './datasource';
 import { executorContext, SubscriptionHub } from './subscriptions';
 
@@ -105,7 +106,7 @@ export class LoadedSupergraph {
           (e) =>
             new GraphQLError(e.message, {
               nodes: e.nodes,
-              extensions: { code: 'BAD_USER_INPUT', http: { spec: true, status: 400 } },
+              extensions: { code: 'BAD_USER_INPUT' satisfies ErrorCode, http: { spec: true, status: 400 } },
             }),
         ),
       };
@@ -164,11 +165,11 @@ export class LoadedSupergraph {
     let planned = byName.get(key);
     if (!planned) {
       if (!getOperationAST(document, operationName)) {
-        throw new GraphQLError(
+        throw graphqlError(
+          'BAD_USER_INPUT',
           operationName
             ? `Unknown operation named "${operationName}".`
             : 'Pass operationName to choose among several operations.',
-          { extensions: { code: 'BAD_USER_INPUT' } },
         );
       }
       const operation = operationFromDocument(this.apiSchema, document, { operationName });

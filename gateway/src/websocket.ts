@@ -5,6 +5,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Caller } from '../../subgraphs/common/caller';
+import { graphqlError } from '../../subgraphs/common/errors';
 import { requestIdOf } from '../../subgraphs/common/http-server';
 import type { Logger } from '../../subgraphs/common/logger';
 import type { Authenticator } from './auth';
@@ -97,9 +98,9 @@ export function serveWebSockets(options: WebSocketOptions) {
         // It holds the id being subscribed already, hence `>`.
         if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerConnection) {
           return [
-            new GraphQLError(
+            graphqlError(
+              'RATE_LIMITED',
               `A connection holds at most ${options.maxSubscriptionsPerConnection} subscriptions; complete some first.`,
-              { extensions: { code: 'RATE_LIMITED' } },
             ),
           ];
         }

@@ -1,25 +1,27 @@
 import { fileURLToPath } from 'node:url';
-import type { SubgraphDefinition } from '../common/definition';
+import { defineSubgraph } from '../common/definition';
 import { subgraphEncryptor } from '../common/encryption';
 import { createJobQueue } from '../common/jobs';
 import { importKeyPair, loadOrCreateKeyPair } from '../common/keys';
 import { createOutbox } from '../common/outbox';
 import { createAccessTokens } from './auth/access-tokens';
-import { loadAccountsConfig } from './config';
-import { createIdentityRuntime, identityContext } from './identity/runtime';
+import { accountsSettings } from './config';
+import { prepareDummyHash } from './identity/passwords';
+import { createRateLimits } from './identity/rate-limits';
 import { DevMailbox, type Mailer } from './mail/mailer';
 import { SmtpMailer } from './mail/smtp';
 import { schema } from './schema';
+import { createAccountsServices } from './services';
+import { sessionLifetimes } from './services/sessions';
 import { createAccountsLoaders, createAccountsStorage } from './storage';
-import { createTeamsStorage } from './teams/storage';
 
 /** Users, sessions, organizations, memberships and invitations. */
-export const accounts: SubgraphDefinition = {
+export const accounts = defineSubgraph({
   name: 'accounts',
   schema,
   migrationsFolder: fileURLToPath(new URL('../../db/accounts/migrations', import.meta.url)),
-  async setup({ pool, config, logger }) {
-    const settings = loadAccountsConfig(config.env, config.NODE_ENV === 'production');
+  settings: accountsSettings,
+  async setup({ pool, logger, events, config, settings }) {
     const signingKey = settings.ACCESS_TOKEN_PRIVATE_KEY
       ? await importKeyPair(settings.ACCESS_TOKEN_PRIVATE_KEY)
       : await loadOrCreateKeyPair(config.KEYS_DIR, 'access-token');
@@ -30,7 +32,6 @@ export const accounts: SubgraphDefinition = {
     );
     const accessTokens = createAccessTokens(signingKey, settings);
     const storage = createAccountsStorage(pool);
-    const teams = createTeamsStorage(pool);
     // SMTP when configured; otherwise the development mailbox (never in production).
     const mailbox =
       settings.SMTP_URL || config.NODE_ENV === 'production' ? undefined : new DevMailbox(logger);
@@ -39,31 +40,34 @@ export const accounts: SubgraphDefinition = {
       : mailbox;
     if (!mailer)
       logger.warn('SMTP_URL is not set: accounts cannot send email (password resets, invitations)');
-    const identity = await createIdentityRuntime({ pool, settings, redisUrl: config.REDIS_URL, logger });
+    // Made before the first request, which would otherwise pay for it (see `verifyPassword`).
+    await prepareDummyHash();
+    const rateLimits = await createRateLimits(settings, config.REDIS_URL, logger);
     const jobs = await createJobQueue(pool, logger);
     const outbox = await createOutbox({ jobs, source: 'accounts', config, logger });
     return {
-      context: (base) => ({
-        ...base,
-        settings,
+      services: createAccountsServices({
         storage,
         accessTokens,
         encryptor,
         mailer,
-        loaders: createAccountsLoaders(storage),
-        identity: identityContext(identity),
-        teams,
+        rateLimits,
         outbox,
+        events,
+        logger,
+        settings,
+        lifetimes: sessionLifetimes(settings),
       }),
+      loaders: () => createAccountsLoaders(storage),
       routes: {
         '/.well-known/jwks.json': accessTokens.jwksRoute,
         ...(mailbox ? { '/dev/mailbox': mailbox.route } : {}),
       },
       async close() {
         await jobs.close();
-        await identity.close();
+        await rateLimits.close();
         if (mailer instanceof SmtpMailer) mailer.close();
       },
     };
   },
-};
+});

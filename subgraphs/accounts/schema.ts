@@ -1,8 +1,19 @@
 import { builder } from './builder';
-import './types/user';
+// In this order: the fields of Query, Mutation and User follow it.
 import './types/caller-access';
-import './identity/index';
-import './teams/index';
+import './types/user';
+import './types/sign-in';
+import './types/session';
+import './types/session-mutations';
+import './types/password-reset';
+import './types/two-factor';
+import './types/organization';
+import './types/membership';
+import './types/invitation';
+import './types/organization-mutations';
+import './types/invitation-mutations';
+import './types/member-mutations';
+import './types/project';
 
 builder.queryType({ description: 'Read the graph.' });
 builder.mutationType({ description: 'Change the graph.' });

@@ -7,11 +7,11 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver } from 'graphql-scalars';
 import { hasRole, isMember, type Role } from './caller';
-import type { BaseContext } from './context';
+import type { Scope } from './context';
 import { refusal } from './errors';
 
 /** The schema types every subgraph shares; `TContext` is the subgraph's own context. */
-export interface SubgraphSchemaTypes<TContext extends BaseContext> {
+export interface SubgraphSchemaTypes<TContext extends Scope<unknown>> {
   Context: TContext;
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
@@ -36,7 +36,7 @@ export interface SubgraphSchemaTypes<TContext extends BaseContext> {
  * configured for composition: PageInfo is shareable, and there is no global `node` field
  * because no single subgraph can resolve every type.
  */
-export function createBuilder<TContext extends BaseContext>() {
+export function createBuilder<TContext extends Scope<unknown>>() {
   const builder = new SchemaBuilder<SubgraphSchemaTypes<TContext>>({
     plugins: [
       ScopeAuthPlugin,

@@ -2,12 +2,10 @@
  * Who is calling, as the gateway resolved it once per request and vouches for it to every
  * subgraph. Subgraphs authorize from this alone: they never see the client's own token.
  */
-export const roles = ['OWNER', 'ADMIN', 'MEMBER', 'VIEWER', 'BILLING'] as const;
-export type Role = (typeof roles)[number];
+import type { ApiKeyScope, Role } from '../../db/access';
+import type { Quota } from './quota';
 
-/** What an API key may do, each a ceiling on the role it acts with (see `scopeRoles`). */
-export const apiKeyScopes = ['READ_ONLY', 'DEPLOY', 'ADMIN'] as const;
-export type ApiKeyScope = (typeof apiKeyScopes)[number];
+export { type ApiKeyScope, apiKeyScopes, type Role, roles } from '../../db/access';
 
 /** The role each scope acts with: read everything a viewer reads, deploy as a member, manage as an admin. */
 export const scopeRoles: Record<ApiKeyScope, Exclude<Role, 'OWNER' | 'BILLING'>> = {
@@ -16,31 +14,44 @@ export const scopeRoles: Record<ApiKeyScope, Exclude<Role, 'OWNER' | 'BILLING'>>
   ADMIN: 'ADMIN',
 };
 
-export type Caller =
-  | { kind: 'anonymous'; ip?: string }
-  | {
-      kind: 'user';
-      userId: string;
-      sessionId: string;
-      /** Role per organization id, as accounts knew it a moment ago. */
-      memberships: Record<string, Role>;
-      ip?: string;
-    }
-  | {
-      /** A program holding an API key: it acts in one organization, for the user who created the key. */
-      kind: 'apiKey';
-      apiKeyId: string;
-      /** The key's creator: what the key does is recorded as theirs. */
-      userId: string;
-      organizationId: string;
-      scopes: ApiKeyScope[];
-      /**
-       * Its one organization, with the role the key acts with: its highest scope's role, never
-       * above the creator's current role (the gateway computes it, subgraphs just check it).
-       */
-      memberships: Record<string, Role>;
-      ip?: string;
-    };
+/**
+ * What a subgraph learns of the request besides who sends it: the gateway vouches for the
+ * address in its credential, and forwards the client's User-Agent and rate-limit budget.
+ */
+export interface RequestFacts {
+  /** The client's address as the gateway saw it. */
+  ip?: string;
+  /** The client's User-Agent (a session's owner sees it in their list of sessions). */
+  userAgent?: string;
+  /** The caller's request budget as the gateway counted it for this request. */
+  quota?: Quota;
+}
+
+export type Caller = RequestFacts &
+  (
+    | { kind: 'anonymous' }
+    | {
+        kind: 'user';
+        userId: string;
+        sessionId: string;
+        /** Role per organization id, as accounts knew it a moment ago. */
+        memberships: Record<string, Role>;
+      }
+    | {
+        /** A program holding an API key: it acts in one organization, for the user who created the key. */
+        kind: 'apiKey';
+        apiKeyId: string;
+        /** The key's creator: what the key does is recorded as theirs. */
+        userId: string;
+        organizationId: string;
+        scopes: ApiKeyScope[];
+        /**
+         * Its one organization, with the role the key acts with: its highest scope's role, never
+         * above the creator's current role (the gateway computes it, subgraphs just check it).
+         */
+        memberships: Record<string, Role>;
+      }
+  );
 
 export const ANONYMOUS: Caller = { kind: 'anonymous' };
 

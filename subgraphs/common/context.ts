@@ -1,27 +1,28 @@
 import type { Caller } from './caller';
-import type { Logger } from './logger';
-import type { EventBus } from './pubsub';
-import type { Quota } from './quota';
 
-/** What every subgraph's GraphQL context carries; each subgraph adds its own storage and loaders. */
-export interface BaseContext {
-  /** Taken from `x-request-id` (set by the gateway) or made here, and logged with every line. */
-  requestId: string;
-  /** A child logger bound to the request id. */
-  logger: Logger;
-  /** Who is calling, as the gateway vouched for it. */
-  caller: Caller;
-  /** The client's User-Agent, as the gateway forwarded it. */
-  userAgent: string | undefined;
-  /**
-   * Pub/sub shared with the other processes (Redis when configured). Publishing
-   * `caller-access-changed` here also reports the user in this response (see `accessChanged`).
-   */
-  events: EventBus;
-  /** Users whose roles or sessions this request changed, reported to the gateway with the response. */
-  accessChanged: Set<string>;
-  /** API keys this request revoked or rotated (publishing `api-key-changed` notes them), reported likewise. */
-  apiKeysChanged: Set<string>;
-  /** The caller's request budget as the gateway counted it for this request (absent outside the gateway). */
-  quota: Quota | undefined;
+/**
+ * What every service method takes first: who is asking, as the gateway vouched for them, and
+ * the loaders of the operation they ask in (so reads batch and repeat nothing). The GraphQL
+ * context is one, so a resolver hands its context over as it is.
+ */
+export interface Scope<Loaders> {
+  readonly caller: Caller;
+  readonly loaders: Loaders;
+}
+
+/** A subgraph's GraphQL context: the caller, the operation's loaders, and the services. Nothing else. */
+export interface SubgraphContext<Services, Loaders> extends Scope<Loaders> {
+  readonly services: Services;
+}
+
+/**
+ * Forgets what the loaders cached, so the next reads see the database as it is now: a
+ * subscription's context lives as long as the subscription, and each event must be read fresh.
+ */
+export function renewLoaders(loaders: object): void {
+  for (const loader of Object.values(loaders)) {
+    if (loader && typeof (loader as { clearAll?: unknown }).clearAll === 'function') {
+      (loader as { clearAll(): void }).clearAll();
+    }
+  }
 }

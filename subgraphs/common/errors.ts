@@ -1,17 +1,9 @@
 import { GraphQLError } from 'graphql';
 import type { z } from 'zod';
 import type { Caller } from './caller';
+import type { ErrorCode, UserErrorCode } from './error-codes';
 
-/** Codes of errors a user can fix, returned as data in `payload.userErrors`. */
-export const userErrorCodes = [
-  'INVALID',
-  'TAKEN',
-  'NOT_FOUND',
-  'FORBIDDEN',
-  'LIMIT_REACHED',
-  'CONFLICT',
-] as const;
-export type UserErrorCode = (typeof userErrorCodes)[number];
+export type { ErrorCode, UserErrorCode } from './error-codes';
 
 export interface UserError {
   /** Path to the input field at fault, e.g. `['input', 'slug']`; empty when no one field is. */
@@ -33,15 +25,12 @@ export function userErrorsFromZod(error: z.ZodError, root = 'input'): UserError[
   }));
 }
 
-/** Error codes of GraphQL errors (`extensions.code`), per the API conventions. */
-export type ErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'RATE_LIMITED'
-  | 'INTERNAL_SERVER_ERROR';
+/** The body of a JSON answer that ends a request before GraphQL runs (413, 500, 503). */
+export function errorResponseBody(code: ErrorCode, message: string) {
+  return { errors: [{ message, extensions: { code } }] };
+}
 
+/** A GraphQL error with a code of the registry (`error-codes.ts`), for the client to branch on. */
 export function graphqlError(
   code: ErrorCode,
   message: string,

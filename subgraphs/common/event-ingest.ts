@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
+import type { ErrorCode } from './error-codes';
 import { readBody } from './http-server';
 import type { Logger } from './logger';
 import { verifyIngest } from './outbox';
@@ -49,7 +50,7 @@ export function eventIngestRoute(options: EventIngestOptions) {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
   };
-  const refuse = (res: ServerResponse, status: number, code: string, message: string) =>
+  const refuse = (res: ServerResponse, status: number, code: ErrorCode, message: string) =>
     answer(res, status, { error: { code, message } });
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

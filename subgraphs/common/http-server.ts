@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { errorResponseBody } from './errors';
 import { type Logger, requestScope } from './logger';
 
 /**
@@ -158,30 +159,30 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       if (await operational(req, res, path)) return;
       if (draining) {
         res.setHeader('connection', 'close');
-        return sendJson(res, 503, {
-          errors: [{ message: 'The server is shutting down; retry on another instance.' }],
-        });
+        return sendJson(
+          res,
+          503,
+          errorResponseBody('SHUTTING_DOWN', 'The server is shutting down; retry on another instance.'),
+        );
       }
       const body = await readBody(req, options.maxBodyBytes);
       if (body === 'too-large') {
         res.setHeader('connection', 'close');
-        return sendJson(res, 413, {
-          errors: [
-            {
-              message: `The request body is larger than ${options.maxBodyBytes} bytes.`,
-              extensions: { code: 'PAYLOAD_TOO_LARGE' },
-            },
-          ],
-        });
+        return sendJson(
+          res,
+          413,
+          errorResponseBody(
+            'PAYLOAD_TOO_LARGE',
+            `The request body is larger than ${options.maxBodyBytes} bytes.`,
+          ),
+        );
       }
       if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
       await options.handler(req, res);
     } catch (error) {
       options.logger.error({ err: error, requestId }, 'request failed outside GraphQL');
       if (!res.headersSent)
-        sendJson(res, 500, {
-          errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
-        });
+        sendJson(res, 500, errorResponseBody('INTERNAL_SERVER_ERROR', 'Internal server error.'));
       else res.destroy();
     }
   }

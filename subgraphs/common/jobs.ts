@@ -41,14 +41,28 @@ export interface JobQueue {
   close(): Promise<void>;
 }
 
-const executor = (client: pg.ClientBase | pg.Pool): PgBoss.Db => ({
-  executeSql: (text, values) => client.query(text, values),
+const executor = (client: pg.ClientBase | pg.Pool, inFlight?: Set<Promise<unknown>>): PgBoss.Db => ({
+  executeSql: (text, values) => {
+    const query = client.query(text, values);
+    if (inFlight) {
+      inFlight.add(query);
+      void query.then(
+        () => inFlight.delete(query),
+        () => inFlight.delete(query),
+      );
+    }
+    return query;
+  },
 });
+
+/** How long `close` waits for pg-boss's last writes (a job's completion) before the pool may end. */
+const DRAIN_MS = 5_000;
 
 export async function createJobQueue(pool: pg.Pool, logger: Logger): Promise<JobQueue> {
   // pg-boss runs on the subgraph's pool: no second set of connections, and its schema
   // (`pgboss`) is created and migrated at start, under its own advisory lock.
-  const boss = new PgBoss({ db: executor(pool), schema: 'pgboss' });
+  const inFlight = new Set<Promise<unknown>>();
+  const boss = new PgBoss({ db: executor(pool, inFlight), schema: 'pgboss' });
   boss.on('error', (error) => logger.warn({ err: error }, 'job queue error'));
   await boss.start();
   const workers = new Map<string, string[]>();
@@ -92,6 +106,13 @@ export async function createJobQueue(pool: pg.Pool, logger: Logger): Promise<Job
     async close() {
       // Waits for handlers in flight, up to pg-boss's own timeout.
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
+      // pg-boss records a job's end without awaiting it: wait for those writes, or the pool
+      // closing after this would fail them (and the job would run again at the next start).
+      const deadline = Date.now() + DRAIN_MS;
+      while (inFlight.size > 0 && Date.now() < deadline) {
+        await Promise.allSettled([...inFlight]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     },
   };
   return queue;

@@ -88,15 +88,25 @@ export async function keysetConnection<T extends { id: string }>(
   };
 }
 
-/** The page's range on its key column, for a storage query's WHERE (undefined: no bound). */
-export function keysetRange(key: Column, page: PageQuery): SQL | undefined {
-  return and(
-    page.afterId ? gt(key, page.afterId) : undefined,
-    page.beforeId ? lt(key, page.beforeId) : undefined,
-  );
-}
-
-/** The page's order on its key column, for a storage query's ORDER BY. */
-export function keysetOrder(key: Column, page: PageQuery): SQL {
-  return page.descending ? desc(key) : asc(key);
+/**
+ * The page's WHERE and ORDER BY on its key column, for a storage query. Oldest first (by a
+ * time-ordered ID) unless `newestFirst`: then `after` a cursor means older and `before` newer.
+ * `cast` turns a cursor into the column's type (a sequence number); default: the string itself.
+ * `keysetConnection` asks for `descending` when reading backwards (`last`) and reverses the rows.
+ */
+export function keyset(
+  key: Column,
+  page: PageQuery,
+  options: { newestFirst?: boolean; cast?: (cursor: string) => string | number } = {},
+): { where: SQL | undefined; order: SQL } {
+  const cast = options.cast ?? ((cursor: string) => cursor);
+  const [older, newer] = options.newestFirst ? [lt, gt] : [gt, lt];
+  const backwards = options.newestFirst ? !page.descending : page.descending;
+  return {
+    where: and(
+      page.afterId !== undefined ? older(key, cast(page.afterId)) : undefined,
+      page.beforeId !== undefined ? newer(key, cast(page.beforeId)) : undefined,
+    ),
+    order: backwards ? desc(key) : asc(key),
+  };
 }

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { testEnvironment } from '../../test/support/environment';
 import { startTcpProxy, type TcpProxy } from '../../test/support/gateway-tcp-proxy';
 import { createEventBus, type EventBus } from './pubsub';
 
-const redisUrl = process.env.REDIS_URL;
+const { redisUrl } = testEnvironment;
 const opened: EventBus[] = [];
 let proxy: TcpProxy | undefined;
 

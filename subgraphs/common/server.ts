@@ -6,15 +6,16 @@ import { WebSocketServer } from 'ws';
 import { createPool, resolveDatabaseUrl } from '../../db/connection';
 import { migrateDatabase } from '../../db/migrate';
 import type { Caller } from './caller';
-import type { SubgraphConfig } from './config';
-import type { BaseContext } from './context';
+import { readEnvironment, type SubgraphConfig, subgraphSettings } from './config';
+import type { SubgraphContext } from './context';
 import { CREDENTIAL_HEADER, CredentialVerifier, QUOTA_HEADER, USER_AGENT_HEADER } from './credential';
 import type { SubgraphDefinition } from './definition';
-import { createServiceServer, requestIdOf, type ServiceServer } from './http-server';
+import { errorResponseBody } from './errors';
+import { createServiceServer, type ServiceServer } from './http-server';
 import { importPublicKey, loadOrCreateKeyPair } from './keys';
-import { createLogger, type Logger } from './logger';
+import { createLogger, type Logger, requestScope } from './logger';
 import { createEventBus, type EventBus } from './pubsub';
-import { parseQuota, type Quota } from './quota';
+import { parseQuota } from './quota';
 import { createGraphQLHandler } from './yoga';
 
 export interface RunningSubgraph {
@@ -38,14 +39,12 @@ export async function gatewayPublicKey(config: SubgraphConfig): Promise<CryptoKe
 
 const unauthenticated = () =>
   new Response(
-    JSON.stringify({
-      errors: [
-        {
-          message: 'This service answers the Construct gateway only; send your request to the gateway.',
-          extensions: { code: 'UNAUTHENTICATED' },
-        },
-      ],
-    }),
+    JSON.stringify(
+      errorResponseBody(
+        'UNAUTHENTICATED',
+        'This service answers the Construct gateway only; send your request to the gateway.',
+      ),
+    ),
     { status: 401, headers: { 'content-type': 'application/json; charset=utf-8' } },
   );
 
@@ -66,13 +65,20 @@ function useGatewayCredential(verifier: CredentialVerifier, callers: WeakMap<Req
 }
 
 /**
- * The request's view of the event bus: what it publishes goes out as usual, and the users whose
- * access it changed are also noted for the response.
+ * The bus the subgraph publishes on: messages go out as usual, and the users and API keys whose
+ * access a request changed are also noted in that request's scope, for its response.
  */
-function reporting(events: EventBus, accessChanged: Set<string>, apiKeysChanged: Set<string>): EventBus {
+function reporting(events: EventBus): EventBus {
   const publish: EventBus['pubsub']['publish'] = (topic, ...args) => {
-    if (topic === 'caller-access-changed') accessChanged.add(args[0] as string);
-    if (topic === 'api-key-changed') apiKeysChanged.add(args[0] as string);
+    const scope = requestScope.getStore();
+    if (scope && topic === 'caller-access-changed') {
+      scope.accessChanged ??= new Set();
+      scope.accessChanged.add(args[0] as string);
+    }
+    if (scope && topic === 'api-key-changed') {
+      scope.apiKeysChanged ??= new Set();
+      scope.apiKeysChanged.add(args[0] as string);
+    }
     events.pubsub.publish(topic, ...args);
   };
   return { ...events, pubsub: { ...events.pubsub, publish } };
@@ -86,10 +92,12 @@ function reporting(events: EventBus, accessChanged: Set<string>, apiKeysChanged:
  */
 function useAccessChangeReport(): Plugin {
   return {
-    onExecute({ args }) {
+    onExecute() {
       return {
         onExecuteDone({ result, setResult }) {
-          const { accessChanged, apiKeysChanged } = args.contextValue as unknown as BaseContext;
+          const scope = requestScope.getStore();
+          const accessChanged = scope?.accessChanged ?? new Set();
+          const apiKeysChanged = scope?.apiKeysChanged ?? new Set();
           if ((accessChanged.size === 0 && apiKeysChanged.size === 0) || Symbol.asyncIterator in result)
             return;
           setResult({
@@ -106,20 +114,30 @@ function useAccessChangeReport(): Plugin {
   };
 }
 
+export interface StartOptions {
+  /** The environment to read settings from (`readEnvironment()`: the process's, with `.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Where to listen unless PORT says otherwise (the registry's port; 0: any free port). */
+  port: number;
+}
+
 /**
  * Boots one subgraph: its database (created if missing, migrated), Yoga over HTTP (SSE included),
  * graphql-ws on the same path, and the operational endpoints. Resolves once it listens.
  */
-export async function startSubgraph(
-  definition: SubgraphDefinition,
-  config: SubgraphConfig,
-  port: number,
+export async function startSubgraph<S, Services, Loaders>(
+  definition: SubgraphDefinition<S, Services, Loaders>,
+  options: StartOptions,
 ): Promise<RunningSubgraph> {
+  // Settings first: a typo in a variable fails here, before the database is touched.
+  const env = readEnvironment(options.env);
+  const config = subgraphSettings(definition.name).parse(env);
+  const settings = definition.settings.parse(env);
   const name = `subgraph-${definition.name}`;
   const logger = createLogger(name, config.LOG_LEVEL);
   const databaseUrl = await resolveDatabaseUrl({
     subgraph: definition.name,
-    subgraphDatabaseUrl: config.subgraphDatabaseUrl,
+    subgraphDatabaseUrl: config.SUBGRAPH_DATABASE_URL,
     databaseUrl: config.DATABASE_URL,
   });
   await migrateDatabase(databaseUrl, definition.migrationsFolder);
@@ -128,32 +146,18 @@ export async function startSubgraph(
     max: config.DATABASE_POOL_MAX,
     onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
   });
-  const events = createEventBus(config.REDIS_URL, (error, operation) =>
+  const bus = createEventBus(config.REDIS_URL, (error, operation) =>
     logger.warn({ err: error, operation }, 'Redis pub/sub failed; the message is lost'),
   );
   const verifier = new CredentialVerifier(await gatewayPublicKey(config), definition.name);
-  const runtime = await definition.setup({ pool, logger, events, config });
+  const runtime = await definition.setup({ pool, logger, events: reporting(bus), config, settings });
 
   const callers = new WeakMap<Request, Caller>();
-  const baseContext = (
-    requestId: string,
-    caller: Caller,
-    userAgent: string | undefined,
-    quota?: Quota,
-  ): BaseContext => {
-    const accessChanged = new Set<string>();
-    const apiKeysChanged = new Set<string>();
-    return {
-      quota,
-      requestId,
-      logger: logger.child({ requestId }),
-      caller,
-      userAgent,
-      events: reporting(events, accessChanged, apiKeysChanged),
-      accessChanged,
-      apiKeysChanged,
-    };
-  };
+  const contextOf = (caller: Caller): SubgraphContext<Services, Loaders> => ({
+    caller,
+    loaders: runtime.loaders(),
+    services: runtime.services,
+  });
   const registry = new Registry();
   const yoga = createGraphQLHandler({
     schema: definition.schema,
@@ -162,14 +166,11 @@ export async function startSubgraph(
     // Subgraphs answer the gateway only: a browser could not send the credential anyway.
     graphiql: false,
     context: (request) =>
-      runtime.context(
-        baseContext(
-          request.headers.get('x-request-id') ?? crypto.randomUUID(),
-          callers.get(request)!,
-          request.headers.get(USER_AGENT_HEADER) ?? undefined,
-          parseQuota(request.headers.get(QUOTA_HEADER)),
-        ),
-      ),
+      contextOf({
+        ...callers.get(request)!,
+        userAgent: request.headers.get(USER_AGENT_HEADER) ?? undefined,
+        quota: parseQuota(request.headers.get(QUOTA_HEADER)),
+      }),
     plugins: [useGatewayCredential(verifier, callers), useAccessChangeReport()],
   });
   const service = createServiceServer({
@@ -183,7 +184,7 @@ export async function startSubgraph(
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     readiness: [
       { name: 'database', check: async () => void (await pool.query('SELECT 1')) },
-      ...(config.REDIS_URL ? [{ name: 'redis', check: () => events.check() }] : []),
+      ...(config.REDIS_URL ? [{ name: 'redis', check: () => bus.check() }] : []),
     ],
   });
 
@@ -206,7 +207,6 @@ export async function startSubgraph(
       execute: (args) => (args.rootValue as RootValue).execute(args as ExecutionArgs),
       subscribe: (args) => (args.rootValue as RootValue).subscribe(args as ExecutionArgs),
       onSubscribe: async (ctx, _id, params) => {
-        const requestId = requestIdOf(ctx.extra.request);
         const enveloped = yoga.getEnveloped({ req: ctx.extra.request, socket: ctx.extra.socket, params });
         const document = enveloped.parse(params.query);
         const errors = enveloped.validate(enveloped.schema, document);
@@ -216,7 +216,7 @@ export async function startSubgraph(
           document,
           operationName: params.operationName,
           variableValues: params.variables,
-          contextValue: await runtime.context(baseContext(requestId, ctx.extra.caller!, undefined)),
+          contextValue: contextOf(ctx.extra.caller!),
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies RootValue,
         };
       },
@@ -230,11 +230,11 @@ export async function startSubgraph(
   service.onClose(async () => {
     await new Promise<void>((resolve) => wss.close(() => resolve()));
     await runtime.close?.();
-    await events.close();
+    await bus.close();
     await pool.end();
   });
 
-  const boundPort = await service.listen(port, config.HOST);
+  const boundPort = await service.listen(config.PORT ?? options.port, config.HOST);
   runtime.listening?.(boundPort);
   const url = `http://127.0.0.1:${boundPort}/graphql`;
   logger.info({ url }, `${definition.name} subgraph ready`);

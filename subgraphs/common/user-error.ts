@@ -1,24 +1,21 @@
-import type { createBuilder } from './builder';
-import type { BaseContext } from './context';
-import type { UserError, userErrorCodes } from './errors';
+import type { FieldMap } from '@pothos/core';
+import type { createBuilder, SubgraphSchemaTypes } from './builder';
+import type { Scope } from './context';
+import { userErrorCodes } from './error-codes';
+import type { UserError } from './errors';
 
-type Builder<T extends BaseContext> = ReturnType<typeof createBuilder<T>>;
+type Builder<T extends Scope<unknown>> = ReturnType<typeof createBuilder<T>>;
 
 /**
  * `UserError` and its code enum, identical in every subgraph (so shareable in the supergraph):
  * the expected failures of a mutation, returned as data in `payload.userErrors`.
  */
-export function addUserErrorType<T extends BaseContext>(builder: Builder<T>) {
+export function addUserErrorType<T extends Scope<unknown>>(builder: Builder<T>) {
   const UserErrorCode = builder.enumType('UserErrorCode', {
     description: 'Why a mutation refused its input.',
-    values: {
-      INVALID: { description: 'The value does not meet the field’s rules.' },
-      TAKEN: { description: 'The value must be unique and is already in use.' },
-      NOT_FOUND: { description: 'The input names something that does not exist or that you cannot see.' },
-      FORBIDDEN: { description: 'Your role does not allow this change.' },
-      LIMIT_REACHED: { description: 'A plan or quota limit prevents this change.' },
-      CONFLICT: { description: 'The object is not in a state that allows this change.' },
-    } satisfies Record<(typeof userErrorCodes)[number], { description: string }>,
+    values: Object.fromEntries(
+      Object.entries(userErrorCodes).map(([code, description]) => [code, { description }]),
+    ) as Record<keyof typeof userErrorCodes, { description: string }>,
   });
 
   return builder.objectRef<UserError>('UserError').implement({
@@ -45,14 +42,17 @@ export function addUserErrorType<T extends BaseContext>(builder: Builder<T>) {
  * Makes a subgraph's `…Payload` types: the one thing a mutation returns (null or empty when
  * refused) and the `userErrors` every payload carries, so each mutation states only what is its own.
  */
-export function payloadTypeFactory<T extends BaseContext>(
+export function payloadTypeFactory<T extends Scope<unknown>>(
   builder: Builder<T>,
   userErrorType: ReturnType<typeof addUserErrorType<T>>,
 ) {
+  type Types = PothosSchemaTypes.ExtendDefaultTypes<SubgraphSchemaTypes<T>>;
   return function payloadType<P extends { userErrors: UserError[] }>(
     name: string,
     description: string,
     result: { field: keyof P & string; type: unknown; description: string; list?: boolean },
+    /** Further fields beside the result (a secret shown once, the key a rotation replaced). */
+    more?: (t: PothosSchemaTypes.ObjectFieldBuilder<Types, P>) => FieldMap,
   ) {
     return builder.objectRef<P>(name).implement({
       description,
@@ -64,6 +64,7 @@ export function payloadTypeFactory<T extends BaseContext>(
           description: result.description,
           resolve: (payload) => payload[result.field] as never,
         }),
+        ...more?.(t),
         userErrors: t.field({
           type: [userErrorType],
           description: 'Why the input was refused; empty on success.',

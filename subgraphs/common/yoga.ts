@@ -3,6 +3,7 @@ import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
+import type { ErrorCode } from './error-codes';
 import type { Logger } from './logger';
 
 export interface YogaOptions<TContext extends object> {
@@ -31,11 +32,13 @@ export function maskError(logger: Logger) {
       return createGraphQLError('Internal server error.', {
         nodes: error.nodes,
         path: error.path,
-        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        extensions: { code: 'INTERNAL_SERVER_ERROR' satisfies ErrorCode },
       });
     }
     logger.error({ err: error }, 'unexpected error');
-    return createGraphQLError('Internal server error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    return createGraphQLError('Internal server error.', {
+      extensions: { code: 'INTERNAL_SERVER_ERROR' satisfies ErrorCode },
+    });
   };
 }
 

@@ -1,18 +1,5 @@
-import type { BaseContext } from '../common/context';
-import type { Encryptor } from '../common/encryption';
-import type { Outbox } from '../common/outbox';
-import type { DeploymentsConfig } from './config';
-import type { DeploymentEngine } from './services/engine';
-import type { Uploads } from './services/uploads';
-import type { DeploymentsLoaders, DeploymentsStorage } from './storage';
+import type { SubgraphContext } from '../common/context';
+import type { DeploymentsServices } from './services';
+import type { DeploymentsLoaders } from './storage';
 
-export interface DeploymentsContext extends BaseContext {
-  settings: DeploymentsConfig;
-  storage: DeploymentsStorage;
-  loaders: DeploymentsLoaders;
-  engine: DeploymentEngine;
-  encryptor: Encryptor;
-  uploads: Uploads;
-  /** Platform events (deployment.created, project.deleted, …), emitted in the transaction of the change. */
-  outbox: Outbox;
-}
+export type DeploymentsContext = SubgraphContext<DeploymentsServices, DeploymentsLoaders>;

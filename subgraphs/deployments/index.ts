@@ -1,27 +1,26 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SubgraphDefinition } from '../common/definition';
+import { defineSubgraph } from '../common/definition';
 import { subgraphEncryptor } from '../common/encryption';
 import { eventIngestRoute } from '../common/event-ingest';
 import { createJobQueue } from '../common/jobs';
 import { createOutbox, INGEST_PATH, ingestSecret } from '../common/outbox';
-import { loadDeploymentsConfig } from './config';
+import { deploymentsSettings } from './config';
+import { createDeploymentEngine } from './engine';
 import { createEdgeRouter } from './runtime/edge-router';
 import { createLocalRuntime } from './runtime/local/local-runtime';
 import { schema } from './schema';
-import { createDeploymentEngine } from './services/engine';
-import { createLogWriter } from './services/log-writer';
-import { createEventConsumer } from './services/organizations';
+import { createDeploymentsServices } from './services';
 import { createUploads } from './services/uploads';
 import { createDeploymentsLoaders, createDeploymentsStorage } from './storage';
 
 /** Projects, environments, deployments, their pipeline, the runtime that runs them, and the edge in front. */
-export const deployments: SubgraphDefinition = {
+export const deployments = defineSubgraph({
   name: 'deployments',
   schema,
   migrationsFolder: fileURLToPath(new URL('../../db/deployments/migrations', import.meta.url)),
-  async setup({ pool, logger, events, config }) {
-    const settings = loadDeploymentsConfig(config.env, config.NODE_ENV === 'production');
+  settings: deploymentsSettings,
+  async setup({ pool, logger, events, config, settings }) {
     const encryptor = subgraphEncryptor(
       settings.DEPLOYMENTS_ENCRYPTION_KEY,
       config.KEYS_DIR,
@@ -34,46 +33,47 @@ export const deployments: SubgraphDefinition = {
       allowLocalSources: settings.RUNTIME_ALLOW_LOCAL_SOURCES,
       restart: { maxRetries: settings.RESTART_MAX_RETRIES },
     });
-    const uploads = createUploads(storage, settings, logger);
+    const uploads = createUploads({ storage, settings, logger });
     const jobs = await createJobQueue(pool, logger);
     const outbox = await createOutbox({ jobs, source: 'deployments', config, logger });
     const engine = createDeploymentEngine({
-      outbox,
       storage,
       jobs,
+      outbox,
       runtime,
-      logs: createLogWriter(storage, events, logger),
       events,
       logger,
-      config: settings,
+      settings,
       encryptor,
       uploadPath: uploads.path,
     });
     const edge = createEdgeRouter({
       baseDomain: settings.EDGE_BASE_DOMAIN,
-      lookup: engine.lookup,
+      lookup: engine.instances.lookup,
       logger: logger.child({ component: 'edge' }),
     });
-    engine.setEdgePort(await edge.listen(settings.EDGE_PORT, settings.EDGE_HOST ?? config.HOST));
+    engine.urls.setEdgePort(await edge.listen(settings.EDGE_PORT, settings.EDGE_HOST ?? config.HOST));
     await engine.start();
+    const services = createDeploymentsServices({
+      storage,
+      engine,
+      outbox,
+      events,
+      encryptor,
+      uploads,
+      settings,
+      logger,
+    });
     return {
-      context: (base) => ({
-        ...base,
-        settings,
-        storage,
-        loaders: createDeploymentsLoaders(storage),
-        engine,
-        encryptor,
-        uploads,
-        outbox,
-      }),
+      services,
+      loaders: () => createDeploymentsLoaders(storage),
       routes: {
         '/uploads/': uploads.route,
         [INGEST_PATH]: eventIngestRoute({
           secret: ingestSecret(config),
           maxBytes: 1024 * 1024,
           logger: logger.child({ component: 'consumer' }),
-          accept: createEventConsumer({ storage, engine, outbox, logger }),
+          accept: services.organizations.received,
         }),
       },
       listening: uploads.listening,
@@ -83,4 +83,4 @@ export const deployments: SubgraphDefinition = {
       },
     };
   },
-};
+});

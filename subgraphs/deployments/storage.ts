@@ -1,6 +1,5 @@
 import DataLoader from 'dataloader';
 import { and, asc, count, desc, eq, gt, inArray, isNull, lt, ne, sql } from 'drizzle-orm';
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import {
   type DeploymentLogRow,
@@ -21,11 +20,10 @@ import {
   uploads,
 } from '../../db/deployments/schema';
 import { newId } from '../../db/ids';
-import { inTransaction } from '../common/jobs';
+import type { Scope } from '../common/context';
 import { byId } from '../common/loaders';
-import { keysetOrder, keysetRange, type PageQuery } from '../common/pagination';
-
-type Database = NodePgDatabase;
+import { keyset, type PageQuery } from '../common/pagination';
+import { createStorage, type Database } from '../common/storage';
 
 /** Statuses in which a deployment holds a build slot of its organization. */
 export const activeStatuses: DeploymentStatus[] = ['BUILDING', 'DEPLOYING'];
@@ -91,12 +89,14 @@ function queries(db: Database) {
         .where(and(eq(projects.hostLabel, label), live));
       return row ?? null;
     },
+    /** Oldest first. */
     async projectsOfOrganization(organizationId: string, page: PageQuery): Promise<ProjectRow[]> {
+      const { where, order } = keyset(projects.id, page);
       return db
         .select()
         .from(projects)
-        .where(and(eq(projects.organizationId, organizationId), live, keysetRange(projects.id, page)))
-        .orderBy(keysetOrder(projects.id, page))
+        .where(and(eq(projects.organizationId, organizationId), live, where))
+        .orderBy(order)
         .limit(page.limit);
     },
     async hostLabelTaken(label: string): Promise<boolean> {
@@ -284,6 +284,7 @@ function queries(db: Database) {
     },
     /** Newest first, as a dashboard lists them. */
     async deploymentsOfProject(projectId: string, filter: DeploymentFilter, page: PageQuery) {
+      const { where, order } = keyset(deployments.id, page, { newestFirst: true });
       return db
         .select()
         .from(deployments)
@@ -292,14 +293,16 @@ function queries(db: Database) {
             eq(deployments.projectId, projectId),
             filter.environmentId ? eq(deployments.environmentId, filter.environmentId) : undefined,
             filter.statuses?.length ? inArray(deployments.status, filter.statuses) : undefined,
-            newestFirstRange(page),
+            where,
           ),
         )
-        .orderBy(page.descending ? asc(deployments.id) : desc(deployments.id))
+        .orderBy(order)
         .limit(page.limit);
     },
+    /** Newest first. */
     async deploymentsOfCreator(creatorId: string, organizationIds: string[], page: PageQuery) {
       if (organizationIds.length === 0) return [];
+      const { where, order } = keyset(deployments.id, page, { newestFirst: true });
       return db
         .select()
         .from(deployments)
@@ -307,10 +310,10 @@ function queries(db: Database) {
           and(
             eq(deployments.creatorId, creatorId),
             inArray(deployments.organizationId, organizationIds),
-            newestFirstRange(page),
+            where,
           ),
         )
-        .orderBy(page.descending ? asc(deployments.id) : desc(deployments.id))
+        .orderBy(order)
         .limit(page.limit);
     },
     async insertDeployment(values: NewDeployment): Promise<DeploymentRow> {
@@ -502,26 +505,10 @@ function queries(db: Database) {
   };
 }
 
-/** Deployments list newest first: the keyset runs backwards over the time-ordered ID. */
-function newestFirstRange(page: PageQuery) {
-  return and(
-    page.afterId ? lt(deployments.id, page.afterId) : undefined,
-    page.beforeId ? gt(deployments.id, page.beforeId) : undefined,
-  );
-}
-
 export type DeploymentsQueries = ReturnType<typeof queries>;
 
 /** Everything deployments reads and writes in its own database. */
-export function createDeploymentsStorage(pool: pg.Pool) {
-  return {
-    ...queries(drizzle({ client: pool })),
-    /** Runs `work` in one transaction; `client` lets a job be enqueued in it (outbox). */
-    transaction<R>(work: (tx: DeploymentsQueries, client: pg.PoolClient) => Promise<R>): Promise<R> {
-      return inTransaction(pool, (client) => work(queries(drizzle({ client })), client));
-    },
-  };
-}
+export const createDeploymentsStorage = (pool: pg.Pool) => createStorage(pool, queries);
 
 export type DeploymentsStorage = ReturnType<typeof createDeploymentsStorage>;
 
@@ -557,3 +544,6 @@ export function createDeploymentsLoaders(storage: DeploymentsStorage) {
 }
 
 export type DeploymentsLoaders = ReturnType<typeof createDeploymentsLoaders>;
+
+/** What deployments' service methods take first: the caller and this operation's loaders. */
+export type DeploymentsScope = Scope<DeploymentsLoaders>;

@@ -1,9 +1,5 @@
-import type { BaseContext } from '../common/context';
-import type { Outbox } from '../common/outbox';
-import type { DeveloperLoaders, DeveloperStorage } from './storage';
+import type { SubgraphContext } from '../common/context';
+import type { DeveloperServices } from './services';
+import type { DeveloperLoaders } from './storage';
 
-export interface DeveloperContext extends BaseContext {
-  storage: DeveloperStorage;
-  loaders: DeveloperLoaders;
-  outbox: Outbox;
-}
+export type DeveloperContext = SubgraphContext<DeveloperServices, DeveloperLoaders>;

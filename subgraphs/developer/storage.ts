@@ -1,14 +1,12 @@
 import DataLoader from 'dataloader';
-import { and, asc, count, desc, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { and, count, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { type ApiKeyRow, apiKeys } from '../../db/developer/schema';
 import { newId } from '../../db/ids';
-import { inTransaction } from '../common/jobs';
+import type { Scope } from '../common/context';
 import { byId } from '../common/loaders';
-import type { PageQuery } from '../common/pagination';
-
-type Database = NodePgDatabase;
+import { keyset, type PageQuery } from '../common/pagination';
+import { createStorage, type Database } from '../common/storage';
 
 export type NewApiKey = Pick<
   ApiKeyRow,
@@ -20,14 +18,6 @@ const active = and(
   isNull(apiKeys.revokedAt),
   or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
 );
-
-/** Keys list newest first: the keyset runs backwards over the time-ordered ID. */
-function newestFirstRange(page: PageQuery) {
-  return and(
-    page.afterId ? lt(apiKeys.id, page.afterId) : undefined,
-    page.beforeId ? gt(apiKeys.id, page.beforeId) : undefined,
-  );
-}
 
 function queries(db: Database) {
   return {
@@ -46,6 +36,7 @@ function queries(db: Database) {
       filter: { createdById?: string; includeRevoked: boolean },
       page: PageQuery,
     ): Promise<ApiKeyRow[]> {
+      const { where, order } = keyset(apiKeys.id, page, { newestFirst: true });
       return db
         .select()
         .from(apiKeys)
@@ -54,10 +45,10 @@ function queries(db: Database) {
             eq(apiKeys.organizationId, organizationId),
             filter.createdById ? eq(apiKeys.createdById, filter.createdById) : undefined,
             filter.includeRevoked ? undefined : isNull(apiKeys.revokedAt),
-            newestFirstRange(page),
+            where,
           ),
         )
-        .orderBy(page.descending ? asc(apiKeys.id) : desc(apiKeys.id))
+        .orderBy(order)
         .limit(page.limit);
     },
     /** The active key with this hash, if any. */
@@ -138,15 +129,7 @@ function queries(db: Database) {
 export type DeveloperQueries = ReturnType<typeof queries>;
 
 /** Everything the developer subgraph reads and writes in its own database. */
-export function createDeveloperStorage(pool: pg.Pool) {
-  return {
-    ...queries(drizzle({ client: pool })),
-    /** Runs `work` in one transaction; `client` lets an event be emitted in it (outbox). */
-    transaction<R>(work: (tx: DeveloperQueries, client: pg.PoolClient) => Promise<R>): Promise<R> {
-      return inTransaction(pool, (client) => work(queries(drizzle({ client })), client));
-    },
-  };
-}
+export const createDeveloperStorage = (pool: pg.Pool) => createStorage(pool, queries);
 
 export type DeveloperStorage = ReturnType<typeof createDeveloperStorage>;
 
@@ -160,3 +143,6 @@ export function createDeveloperLoaders(storage: DeveloperStorage) {
 }
 
 export type DeveloperLoaders = ReturnType<typeof createDeveloperLoaders>;
+
+/** What developer's service methods take first: the caller and this operation's loaders. */
+export type DeveloperScope = Scope<DeveloperLoaders>;

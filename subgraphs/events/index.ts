@@ -1,24 +1,23 @@
 import { fileURLToPath } from 'node:url';
 import type { EventRow } from '../../db/events/schema';
-import type { SubgraphDefinition } from '../common/definition';
+import { defineSubgraph } from '../common/definition';
 import { subgraphEncryptor } from '../common/encryption';
 import { createJobQueue } from '../common/jobs';
 import { INGEST_PATH, ingestSecret } from '../common/outbox';
-import { loadEventsConfig } from './config';
+import { eventsSettings } from './config';
 import { createDispatcher } from './delivery/dispatcher';
 import { createSender } from './delivery/sender';
 import { schema } from './schema';
-import { createForwarding } from './services/forwarding';
-import { createIngest } from './services/ingest';
+import { createEventsServices } from './services';
 import { createEventsLoaders, createEventsStorage, platformEvent } from './storage';
 
 /** The event log, webhook endpoints and the delivery of events to them. */
-export const events: SubgraphDefinition = {
+export const events = defineSubgraph({
   name: 'events',
   schema,
   migrationsFolder: fileURLToPath(new URL('../../db/events/migrations', import.meta.url)),
-  async setup({ pool, logger, events: bus, config }) {
-    const settings = loadEventsConfig(config.env, config.NODE_ENV === 'production');
+  settings: eventsSettings,
+  async setup({ pool, logger, events: bus, config, settings }) {
     const encryptor = subgraphEncryptor(settings.EVENTS_ENCRYPTION_KEY, config.KEYS_DIR, 'events-encryption');
     const storage = createEventsStorage(pool);
     const sender = createSender({
@@ -34,6 +33,7 @@ export const events: SubgraphDefinition = {
     };
     const dispatcher = createDispatcher({
       pool,
+      storage,
       sender,
       encryptor,
       logger: logger.child({ component: 'webhooks' }),
@@ -51,32 +51,22 @@ export const events: SubgraphDefinition = {
     });
     wake = dispatcher.wake;
     const jobs = await createJobQueue(pool, logger);
-    const forwarding = await createForwarding({
-      jobs,
-      consumerUrls: settings.consumerUrls,
-      secret: ingestSecret(config),
-      logger: logger.child({ component: 'forwarding' }),
-    });
-    const ingest = createIngest({
-      secret: ingestSecret(config),
+    const services = await createEventsServices({
       storage,
-      forwarding,
-      logger: logger.child({ component: 'ingest' }),
-      maxBytes: settings.EVENTS_INGEST_MAX_BYTES,
-      onRecorded: recorded,
+      encryptor,
+      dispatcher,
+      recorded,
+      events: bus,
+      jobs,
+      ingestSecret: ingestSecret(config),
+      logger,
+      settings,
     });
 
     return {
-      context: (base) => ({
-        ...base,
-        settings,
-        storage,
-        loaders: createEventsLoaders(storage),
-        encryptor,
-        dispatcher,
-        recorded,
-      }),
-      routes: { [INGEST_PATH]: ingest },
+      services,
+      loaders: () => createEventsLoaders(storage),
+      routes: { [INGEST_PATH]: services.ingest.route },
       async close() {
         await dispatcher.close();
         await sender.close();
@@ -84,4 +74,4 @@ export const events: SubgraphDefinition = {
       },
     };
   },
-};
+});

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { expect } from 'vitest';
-import { loadSubgraphConfig } from '../../subgraphs/common/config';
+import { subgraphSettings } from '../../subgraphs/common/config';
 import { INGEST_PATH, ingestSecret } from '../../subgraphs/common/outbox';
 import type { PlatformEvent } from '../../subgraphs/common/platform-events';
 import type { TestUser } from './factories';
@@ -13,22 +13,10 @@ import { mutate, type TestSupergraph } from './supergraph';
  * signed as the outbox relay signs them, and GraphQL helpers for endpoints and deliveries.
  */
 
-/** The secret every test process shares (development key under .data/keys). */
-export const testIngestSecret = () => ingestSecret(loadSubgraphConfig('events', { NODE_ENV: 'test' }));
+export { platformEvent } from './events-services';
 
-export function platformEvent(organizationId: string, fields: Partial<PlatformEvent> = {}): PlatformEvent {
-  return {
-    id: `evt_${randomUUID().replaceAll('-', '')}`,
-    type: 'project.created',
-    organizationId,
-    actor: { kind: 'system', userId: null, apiKeyId: null },
-    source: 'deployments',
-    subjects: { projectId: `prj_${randomUUID().replaceAll('-', '').slice(0, 26).toUpperCase()}` },
-    payload: { name: 'web' },
-    occurredAt: new Date().toISOString(),
-    ...fields,
-  };
-}
+/** The secret every test process shares (development key under .data/keys). */
+export const testIngestSecret = () => ingestSecret(subgraphSettings('events').parse({ NODE_ENV: 'test' }));
 
 /** A relayed batch: body and Standard Webhooks headers, signed with `secret` at `at`. */
 export function signedBatch(

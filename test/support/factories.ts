@@ -5,7 +5,7 @@ import { memberships, organizations, sessions, users } from '../../db/accounts/s
 import { projects } from '../../db/deployments/schema';
 import { newId } from '../../db/ids';
 import { createAccessTokens } from '../../subgraphs/accounts/auth/access-tokens';
-import { loadAccountsConfig } from '../../subgraphs/accounts/config';
+import { accountsSettings } from '../../subgraphs/accounts/config';
 import type { Role } from '../../subgraphs/common/caller';
 import { loadOrCreateKeyPair } from '../../subgraphs/common/keys';
 import { createEventBus } from '../../subgraphs/common/pubsub';
@@ -51,7 +51,7 @@ export async function createUser(databases: Databases, name = 'Test User'): Prom
   });
   const tokens = createAccessTokens(
     await loadOrCreateKeyPair('.data/keys', 'access-token'),
-    loadAccountsConfig({}, false),
+    accountsSettings.parse({}),
   );
   const { token } = await tokens.issue(id, sessionId);
   return { id, email, sessionId, accessToken: token, headers: { authorization: `Bearer ${token}` } };

@@ -7,6 +7,7 @@ import { ensureDatabase, withDatabase } from '../../db/connection';
 import { startEmbeddedPostgres } from '../../db/embedded';
 import { migrateDatabase } from '../../db/migrate';
 import { subgraphNames } from '../../subgraphs/registry';
+import { testEnvironment } from './environment';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -24,10 +25,10 @@ declare module 'vitest' {
  * Templates are named after a hash of their migrations, so a changed migration makes a new one.
  */
 export default async function setup(project: TestProject) {
-  const embedded = process.env.TEST_DATABASE_URL
+  const embedded = testEnvironment.databaseUrl
     ? undefined
     : await startEmbeddedPostgres(resolve('.data/test-postgres'));
-  const serverUrl = process.env.TEST_DATABASE_URL ?? embedded!.url;
+  const serverUrl = testEnvironment.databaseUrl ?? embedded!.url;
 
   const templates: Record<string, string> = {};
   for (const subgraph of subgraphNames) {

@@ -8,6 +8,7 @@ import { createGateway, type Gateway } from '../../gateway/src/app';
 import { composeSupergraph } from '../../gateway/src/composition';
 import { loadGatewayConfig } from '../../gateway/src/config';
 import { type SubgraphName, subgraphs } from '../../subgraphs/registry';
+import { testEnvironment } from './environment';
 import { GENEROUS_RATE_LIMITS } from './supergraph';
 
 const repositoryRoot = resolve(import.meta.dirname, '../..');
@@ -81,7 +82,7 @@ function startProcess(name: SubgraphName, databaseUrl: string, port: number, env
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start-subgraph.ts', name], {
     cwd: repositoryRoot,
     env: {
-      ...process.env,
+      ...testEnvironment.inherited(),
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
       HOST: '127.0.0.1',

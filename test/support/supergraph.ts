@@ -5,9 +5,8 @@ import { printSubgraphSchema } from '@apollo/subgraph';
 import { createGateway, type Gateway } from '../../gateway/src/app';
 import { composeSupergraph } from '../../gateway/src/composition';
 import { loadGatewayConfig } from '../../gateway/src/config';
-import { loadSubgraphConfig, type SubgraphConfig } from '../../subgraphs/common/config';
+import { findFreePort } from '../../subgraphs/common/net';
 import { type RunningSubgraph, startSubgraph } from '../../subgraphs/common/server';
-import { findFreePort } from '../../subgraphs/deployments/runtime/local/healthcheck';
 import { type SubgraphName, subgraphNames, subgraphs } from '../../subgraphs/registry';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -111,7 +110,7 @@ export async function startTestSupergraph(
   const databases: TestDatabase[] = [];
   const databaseUrls = {} as Record<SubgraphName, string>;
   const running = {} as Record<SubgraphName, RunningSubgraph>;
-  const configs = {} as Record<SubgraphName, SubgraphConfig>;
+  const environments = {} as Record<SubgraphName, Record<string, string>>;
   const runtimeDir = subgraphEnv.RUNTIME_DIR ?? mkdtempSync(join(tmpdir(), 'construct-runtime-'));
   // The events subgraph first: every other one relays its events there. It forwards some to
   // deployments, whose port is chosen now so events can be told it.
@@ -121,7 +120,7 @@ export async function startTestSupergraph(
     const database = await createTestDatabase(name);
     databases.push(database);
     databaseUrls[name] = database.url;
-    const config = loadSubgraphConfig(name, {
+    const env = {
       NODE_ENV: 'test',
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',
@@ -132,10 +131,10 @@ export async function startTestSupergraph(
       ...(running.events ? { EVENTS_URL: new URL(running.events.url).origin } : {}),
       DEPLOYMENTS_URL: `http://127.0.0.1:${deploymentsPort}`,
       ...subgraphEnv,
-    });
-    const listenOn = name === 'deployments' ? deploymentsPort : 0;
-    configs[name] = config;
-    running[name] = await startSubgraph(await subgraphs[name].load(), config, listenOn);
+    };
+    environments[name] = env;
+    const port = name === 'deployments' ? deploymentsPort : 0;
+    running[name] = await startSubgraph(await subgraphs[name].load(), { env, port });
   }
 
   const sdls = await Promise.all(
@@ -170,7 +169,10 @@ export async function startTestSupergraph(
     query: (query, variables, headers) => postGraphQL(url, query, variables, headers),
     stopSubgraph: (name) => running[name].close(),
     async restartSubgraph(name) {
-      running[name] = await startSubgraph(await subgraphs[name].load(), configs[name], running[name].port);
+      running[name] = await startSubgraph(await subgraphs[name].load(), {
+        env: environments[name],
+        port: running[name].port,
+      });
     },
     async close() {
       await gateway.close();

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { SignJWT } from 'jose';
 import type { SigningKeyPair } from '../../common/keys';
-import type { AccountsConfig } from '../config';
+import type { AccountsSettings } from '../config';
 
 /**
  * Access tokens: short-lived JWTs the gateway verifies against the JWKS below. They name the
@@ -15,7 +15,7 @@ export interface AccessTokens {
   jwksRoute(_req: unknown, res: ServerResponse): void;
 }
 
-export function createAccessTokens(key: SigningKeyPair, config: AccountsConfig): AccessTokens {
+export function createAccessTokens(key: SigningKeyPair, config: AccountsSettings): AccessTokens {
   const jwks = JSON.stringify({ keys: [key.publicJwk] });
   return {
     async issue(userId, sessionId, notAfter) {

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loadAccountsConfig } from '../config';
+import { testEnvironment } from '../../../test/support/environment';
+import { accountsSettings } from '../config';
 import { createRateLimits, humanDuration } from './rate-limits';
 
 const logger = pino({ level: 'silent' });
@@ -17,14 +18,11 @@ async function outcome(promise: Promise<void>) {
 
 function exercise(redisUrl: string | undefined) {
   return async () => {
-    const config = loadAccountsConfig(
-      {
-        RATE_LIMIT_LOGIN_PER_EMAIL: '2',
-        RATE_LIMIT_LOGIN_WINDOW_SECONDS: '600',
-        RATE_LIMIT_KEY_PREFIX: `test:${Math.random()}`,
-      },
-      false,
-    );
+    const config = accountsSettings.parse({
+      RATE_LIMIT_LOGIN_PER_EMAIL: '2',
+      RATE_LIMIT_LOGIN_WINDOW_SECONDS: '600',
+      RATE_LIMIT_KEY_PREFIX: `test:${Math.random()}`,
+    });
     const limits = await createRateLimits(config, redisUrl, logger);
     try {
       expect(await outcome(limits.consume('login-email', 'ada@example.com'))).toBe('ok');
@@ -54,7 +52,10 @@ function exercise(redisUrl: string | undefined) {
 
 describe('rate limits', () => {
   it('counts in memory without Redis, and answers RATE_LIMITED with a retry-after', exercise(undefined));
-  it.runIf(process.env.REDIS_URL)('counts in Redis when REDIS_URL is set', exercise(process.env.REDIS_URL));
+  it.runIf(testEnvironment.redisUrl)(
+    'counts in Redis when REDIS_URL is set',
+    exercise(testEnvironment.redisUrl),
+  );
 
   it('says when to retry in words', () => {
     expect(humanDuration(1)).toBe('1 second');

@@ -9,7 +9,7 @@ import {
 import { graphqlError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { connectRateLimitStore } from '../../common/rate-limit-store';
-import type { AccountsConfig } from '../config';
+import type { AccountsSettings } from '../config';
 
 /**
  * Rate limits on what an attacker would repeat: sign-in (per account and per client address),
@@ -65,7 +65,7 @@ export function rateLimited(name: RateLimitName, msBeforeNext: number) {
 
 /** Resolves once the store is ready (with Redis: connected, or given up on after a few seconds). */
 export async function createRateLimits(
-  config: AccountsConfig,
+  config: AccountsSettings,
   redisUrl: string | undefined,
   logger: Logger,
 ): Promise<RateLimits> {

@@ -1,9 +1,5 @@
 import { builder } from '../builder';
-
-interface CallerAccess {
-  active: boolean;
-  memberships: { organizationId: string; role: string }[];
-}
+import type { CallerAccess } from '../services/access';
 
 const RoleGrant = builder.objectRef<CallerAccess['memberships'][number]>('CallerRoleGrant').implement({
   description: 'One organization the caller belongs to, and the role held there.',
@@ -35,20 +31,6 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       'The session state and memberships of the caller (gateway only). For an API key: whether its creator still exists, and their memberships (the gateway caps the key by them).',
-    resolve: async (_, __, ctx) => {
-      if (ctx.caller.kind === 'apiKey') {
-        const { userId } = ctx.caller;
-        const [user] = await ctx.storage.usersByIds([userId]);
-        if (!user) return { active: false, memberships: [] };
-        return { active: true, memberships: await ctx.storage.membershipsOfUser(userId) };
-      }
-      if (ctx.caller.kind !== 'user') return null;
-      const { userId, sessionId } = ctx.caller;
-      const [active, memberships] = await Promise.all([
-        ctx.storage.sessionIsActive(userId, sessionId),
-        ctx.storage.membershipsOfUser(userId),
-      ]);
-      return { active, memberships: active ? memberships : [] };
-    },
+    resolve: (_, __, ctx) => ctx.services.access.callerAccess(ctx),
   }),
 }));

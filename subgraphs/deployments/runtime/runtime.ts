@@ -1,5 +1,5 @@
 /**
- * What builds and runs deployments. The pipeline (services/pipeline.ts) owns the state machine
+ * What builds and runs deployments. The pipeline (engine/pipeline.ts) owns the state machine
  * and the database; a runtime owns processes, files and ports. `local` (child processes on
  * this machine) is the embedded default; a Kubernetes runtime implements the same contract
  * (build → a Job, start → a Deployment + Service, route → an Ingress).

@@ -1,10 +1,17 @@
 import { z } from 'zod';
-import type { EnvironmentRow, EnvironmentVariableRow } from '../../../db/deployments/schema';
+import type {
+  DeploymentRow,
+  EnvironmentRow,
+  EnvironmentVariableRow,
+  ProjectRow,
+} from '../../../db/deployments/schema';
 import { actingUserId, hasRole } from '../../common/caller';
+import type { Encryptor } from '../../common/encryption';
 import { refusal, type UserError, userError, userErrorsFromZod } from '../../common/errors';
+import type { Logger } from '../../common/logger';
 import { isUniqueViolation } from '../../common/validation';
-import type { DeploymentsContext } from '../context';
-import { projectForChange, visibleProject } from './projects';
+import type { DeploymentsScope, DeploymentsStorage } from '../storage';
+import type { ProjectsService } from './projects';
 
 /** Variables per environment: enough for any app, few enough to keep a deployment's snapshot small. */
 export const MAX_VARIABLES = 200;
@@ -46,33 +53,34 @@ export function maskedPreview(value: string): string {
   return value.length >= 16 ? `••••••••${value.slice(-4)}` : '••••••••';
 }
 
-/** The named environment of a project, or a userError naming `field`. */
-export async function environmentNamed(
-  ctx: DeploymentsContext,
-  projectId: string,
-  name: string,
-  field = 'environment',
-): Promise<{ environment: EnvironmentRow } | { userErrors: UserError[] }> {
-  const environment = await ctx.storage.environmentByName(projectId, name.trim().toLowerCase());
-  if (!environment) {
-    return {
-      userErrors: [
-        userError(['input', field], `The project has no environment named “${name}”.`, 'NOT_FOUND'),
-      ],
-    };
-  }
-  return { environment };
+/** The variables to set, with the rules their types cannot say. */
+const variables = z
+  .array(variable)
+  .min(1, 'Give at least one variable.')
+  .max(MAX_VARIABLES, `Give at most ${MAX_VARIABLES} variables.`)
+  .superRefine((variables, ctx) => {
+    const seen = new Set<string>();
+    variables.forEach(({ key }, index) => {
+      if (seen.has(key))
+        ctx.addIssue({ code: 'custom', path: [index, 'key'], message: `${key} is given twice.` });
+      seen.add(key);
+    });
+  });
+
+export interface CreateEnvironmentInput {
+  projectId: string;
+  name: string;
 }
 
-/** The decrypted variables of an environment, for a new deployment's snapshot. */
-export async function variablesOf(
-  ctx: Pick<DeploymentsContext, 'storage' | 'encryptor'>,
-  environmentId: string,
-) {
-  const rows = await ctx.storage.variablesOfEnvironments([environmentId]);
-  return Object.fromEntries(
-    rows.map((row) => [row.key, ctx.encryptor.decrypt(row.valueEncrypted, variableContext(row))]),
-  );
+export interface SetEnvironmentVariablesInput {
+  projectId: string;
+  /** The environment's name. */
+  environment: string;
+  variables: { key: string; value: string }[];
+}
+
+export interface VariableIdInput {
+  id: string;
 }
 
 export interface EnvironmentPayload {
@@ -80,103 +88,9 @@ export interface EnvironmentPayload {
   userErrors: UserError[];
 }
 
-export async function createEnvironment(
-  ctx: DeploymentsContext,
-  input: unknown,
-): Promise<EnvironmentPayload> {
-  const parsed = z.object({ projectId: z.string(), name: environmentName }).safeParse(input);
-  if (!parsed.success) return { environment: null, userErrors: userErrorsFromZod(parsed.error) };
-  const found = await projectForChange(ctx, parsed.data.projectId, 'ADMIN');
-  if ('userErrors' in found) return { environment: null, ...found };
-  try {
-    const [environment] = await ctx.storage.insertEnvironments([
-      { projectId: found.project.id, name: parsed.data.name, kind: 'CUSTOM' },
-    ]);
-    return { environment: environment!, userErrors: [] };
-  } catch (error) {
-    if (isUniqueViolation(error, 'environments_project_name_key')) {
-      return {
-        environment: null,
-        userErrors: [
-          userError(['input', 'name'], 'The project already has an environment with this name.', 'TAKEN'),
-        ],
-      };
-    }
-    throw error;
-  }
-}
-
 export interface SetVariablesPayload {
   variables: EnvironmentVariableRow[];
   userErrors: UserError[];
-}
-
-/** Creates or replaces variables of one environment, all or none. They apply to the next deployment. */
-export async function setEnvironmentVariables(
-  ctx: DeploymentsContext,
-  input: unknown,
-): Promise<SetVariablesPayload> {
-  const parsed = z
-    .object({
-      projectId: z.string(),
-      environment: z.string(),
-      variables: z
-        .array(variable)
-        .min(1, 'Give at least one variable.')
-        .max(MAX_VARIABLES, `Give at most ${MAX_VARIABLES} variables.`)
-        .superRefine((variables, ctx) => {
-          const seen = new Set<string>();
-          variables.forEach(({ key }, index) => {
-            if (seen.has(key))
-              ctx.addIssue({ code: 'custom', path: [index, 'key'], message: `${key} is given twice.` });
-            seen.add(key);
-          });
-        }),
-    })
-    .safeParse(input);
-  if (!parsed.success) return { variables: [], userErrors: userErrorsFromZod(parsed.error) };
-  const found = await projectForChange(ctx, parsed.data.projectId, 'MEMBER');
-  if ('userErrors' in found) return { variables: [], ...found };
-  const named = await environmentNamed(ctx, found.project.id, parsed.data.environment);
-  if ('userErrors' in named) return { variables: [], ...named };
-  const { environment } = named;
-  const existing = new Set(
-    (await ctx.storage.variablesOfEnvironments([environment.id])).map((row) => row.key),
-  );
-  const added = parsed.data.variables.filter(({ key }) => !existing.has(key)).length;
-  if (existing.size + added > MAX_VARIABLES) {
-    return {
-      variables: [],
-      userErrors: [
-        userError(
-          ['input', 'variables'],
-          `An environment holds at most ${MAX_VARIABLES} variables.`,
-          'LIMIT_REACHED',
-        ),
-      ],
-    };
-  }
-  const userId = actingUserId(ctx.caller) ?? '';
-  const variables = await ctx.storage.upsertVariables(
-    parsed.data.variables.map(({ key, value }) => ({
-      environmentId: environment.id,
-      key,
-      valueEncrypted: ctx.encryptor.encrypt(value, variableContext({ environmentId: environment.id, key })),
-      preview: maskedPreview(value),
-      updatedBy: userId,
-    })),
-  );
-  ctx.loaders.variablesOfEnvironment.clear(environment.id);
-  return { variables, userErrors: [] };
-}
-
-/** The variable, if the caller can see its project (as if it did not exist otherwise). */
-async function visibleVariable(ctx: DeploymentsContext, id: string) {
-  if (ctx.caller.kind === 'anonymous') throw refusal(ctx.caller);
-  const variable = /^var_[0-9A-Z]{26}$/.test(id) ? await ctx.storage.variableById(id) : null;
-  const environment = variable ? await ctx.loaders.environment.load(variable.environmentId) : null;
-  const project = environment ? await visibleProject(ctx, environment.projectId) : null;
-  return variable && project ? { variable, project } : null;
 }
 
 export interface DeleteVariablePayload {
@@ -184,50 +98,191 @@ export interface DeleteVariablePayload {
   userErrors: UserError[];
 }
 
-export async function deleteEnvironmentVariable(
-  ctx: DeploymentsContext,
-  input: { id: string },
-): Promise<DeleteVariablePayload> {
-  const found = await visibleVariable(ctx, input.id);
-  if (!found)
-    return {
-      deletedVariableId: null,
-      userErrors: [userError(['input', 'id'], 'No such variable.', 'NOT_FOUND')],
-    };
-  if (!hasRole(ctx.caller, found.project.organizationId, 'MEMBER')) {
-    throw refusal(ctx.caller, 'Changing variables takes the MEMBER role or higher.');
-  }
-  await ctx.storage.deleteVariable(found.variable.id);
-  return { deletedVariableId: found.variable.id, userErrors: [] };
-}
-
 export interface RevealPayload {
   value: string | null;
   userErrors: UserError[];
 }
 
-/** The plaintext of a variable, for ADMIN and OWNER only; logged, since it is a secret leaving the store. */
-export async function revealEnvironmentVariable(
-  ctx: DeploymentsContext,
-  input: { id: string },
-): Promise<RevealPayload> {
-  const found = await visibleVariable(ctx, input.id);
-  if (!found)
-    return { value: null, userErrors: [userError(['input', 'id'], 'No such variable.', 'NOT_FOUND')] };
-  if (!hasRole(ctx.caller, found.project.organizationId, 'ADMIN')) {
-    throw refusal(ctx.caller, 'Revealing a variable takes the ADMIN role or higher.');
+const noSuchVariable = [userError(['input', 'id'], 'No such variable.', 'NOT_FOUND')];
+
+export interface EnvironmentsDependencies {
+  storage: DeploymentsStorage;
+  /** Encrypts each variable at rest, bound to its environment and key. */
+  encryptor: Encryptor;
+  projects: Pick<ProjectsService, 'visible' | 'forChange'>;
+  /** Every reveal is logged: it is a secret leaving the store. */
+  logger: Logger;
+}
+
+/**
+ * Environments and their variables: encrypted at rest, listed masked, revealed to ADMINs only,
+ * and snapshotted into each new deployment.
+ */
+export function createEnvironmentsService({
+  storage,
+  encryptor,
+  projects,
+  logger,
+}: EnvironmentsDependencies) {
+  /** The named environment of a project (names compare trimmed and lowercased), or null. */
+  function byName(_scope: DeploymentsScope, projectId: string, name: string): Promise<EnvironmentRow | null> {
+    return storage.environmentByName(projectId, name.trim().toLowerCase());
   }
-  ctx.logger.info(
-    {
-      variableId: found.variable.id,
-      key: found.variable.key,
-      userId: actingUserId(ctx.caller),
-      apiKeyId: ctx.caller.kind === 'apiKey' ? ctx.caller.apiKeyId : null,
-    },
-    'environment variable revealed',
-  );
+
+  /** The named environment of a project, or a userError naming `field`. */
+  async function named(
+    scope: DeploymentsScope,
+    projectId: string,
+    name: string,
+    field = 'environment',
+  ): Promise<{ environment: EnvironmentRow } | { userErrors: UserError[] }> {
+    const environment = await byName(scope, projectId, name);
+    if (!environment) {
+      return {
+        userErrors: [
+          userError(['input', field], `The project has no environment named “${name}”.`, 'NOT_FOUND'),
+        ],
+      };
+    }
+    return { environment };
+  }
+
+  /** The variable, if the caller can see its project (as if it did not exist otherwise). */
+  async function visibleVariable(scope: DeploymentsScope, id: string) {
+    if (scope.caller.kind === 'anonymous') throw refusal(scope.caller);
+    const variable = /^var_[0-9A-Z]{26}$/.test(id) ? await storage.variableById(id) : null;
+    const environment = variable ? await scope.loaders.environment.load(variable.environmentId) : null;
+    const project = environment ? await projects.visible(scope, environment.projectId) : null;
+    return variable && project ? { variable, project } : null;
+  }
+
   return {
-    value: ctx.encryptor.decrypt(found.variable.valueEncrypted, variableContext(found.variable)),
-    userErrors: [],
+    byName,
+    named,
+
+    /** The decrypted variables of an environment, for a new deployment's snapshot. */
+    async snapshot(_scope: DeploymentsScope, environmentId: string): Promise<Record<string, string>> {
+      const rows = await storage.variablesOfEnvironments([environmentId]);
+      return Object.fromEntries(
+        rows.map((row) => [row.key, encryptor.decrypt(row.valueEncrypted, variableContext(row))]),
+      );
+    },
+
+    /** A project's environments: production, preview, then custom ones by name. */
+    ofProject(scope: DeploymentsScope, project: ProjectRow): Promise<EnvironmentRow[]> {
+      return scope.loaders.environmentsOfProject.load(project.id);
+    },
+
+    /** The environment a deployment was built and runs with. */
+    async ofDeployment(scope: DeploymentsScope, deployment: DeploymentRow): Promise<EnvironmentRow> {
+      return (await scope.loaders.environment.load(deployment.environmentId))!;
+    },
+
+    /** An environment's variables by key, values masked (reached through a project or deployment the caller sees). */
+    variables(scope: DeploymentsScope, environment: EnvironmentRow): Promise<EnvironmentVariableRow[]> {
+      return scope.loaders.variablesOfEnvironment.load(environment.id);
+    },
+
+    /** Adds a custom environment to a project (ADMIN or above). */
+    async create(scope: DeploymentsScope, input: CreateEnvironmentInput): Promise<EnvironmentPayload> {
+      const parsed = z.object({ name: environmentName }).safeParse(input);
+      if (!parsed.success) return { environment: null, userErrors: userErrorsFromZod(parsed.error) };
+      const found = await projects.forChange(scope, input.projectId, 'ADMIN');
+      if ('userErrors' in found) return { environment: null, ...found };
+      try {
+        const [environment] = await storage.insertEnvironments([
+          { projectId: found.project.id, name: parsed.data.name, kind: 'CUSTOM' },
+        ]);
+        return { environment: environment!, userErrors: [] };
+      } catch (error) {
+        if (isUniqueViolation(error, 'environments_project_name_key')) {
+          return {
+            environment: null,
+            userErrors: [
+              userError(['input', 'name'], 'The project already has an environment with this name.', 'TAKEN'),
+            ],
+          };
+        }
+        throw error;
+      }
+    },
+
+    /** Creates or replaces variables of one environment, all or none. They apply to the next deployment. */
+    async setVariables(
+      scope: DeploymentsScope,
+      input: SetEnvironmentVariablesInput,
+    ): Promise<SetVariablesPayload> {
+      const parsed = z.object({ variables }).safeParse(input);
+      if (!parsed.success) return { variables: [], userErrors: userErrorsFromZod(parsed.error) };
+      const found = await projects.forChange(scope, input.projectId, 'MEMBER');
+      if ('userErrors' in found) return { variables: [], ...found };
+      const target = await named(scope, found.project.id, input.environment);
+      if ('userErrors' in target) return { variables: [], ...target };
+      const { environment } = target;
+      const existing = new Set(
+        (await storage.variablesOfEnvironments([environment.id])).map((row) => row.key),
+      );
+      const added = parsed.data.variables.filter(({ key }) => !existing.has(key)).length;
+      if (existing.size + added > MAX_VARIABLES) {
+        return {
+          variables: [],
+          userErrors: [
+            userError(
+              ['input', 'variables'],
+              `An environment holds at most ${MAX_VARIABLES} variables.`,
+              'LIMIT_REACHED',
+            ),
+          ],
+        };
+      }
+      const userId = actingUserId(scope.caller) ?? '';
+      const rows = await storage.upsertVariables(
+        parsed.data.variables.map(({ key, value }) => ({
+          environmentId: environment.id,
+          key,
+          valueEncrypted: encryptor.encrypt(value, variableContext({ environmentId: environment.id, key })),
+          preview: maskedPreview(value),
+          updatedBy: userId,
+        })),
+      );
+      scope.loaders.variablesOfEnvironment.clear(environment.id);
+      return { variables: rows, userErrors: [] };
+    },
+
+    /** Deletes a variable (MEMBER or above); running deployments keep the value they started with. */
+    async deleteVariable(scope: DeploymentsScope, input: VariableIdInput): Promise<DeleteVariablePayload> {
+      const found = await visibleVariable(scope, input.id);
+      if (!found) return { deletedVariableId: null, userErrors: noSuchVariable };
+      if (!hasRole(scope.caller, found.project.organizationId, 'MEMBER')) {
+        throw refusal(scope.caller, 'Changing variables takes the MEMBER role or higher.');
+      }
+      await storage.deleteVariable(found.variable.id);
+      return { deletedVariableId: found.variable.id, userErrors: [] };
+    },
+
+    /** The plaintext of a variable, for ADMIN and OWNER only; logged, since it is a secret leaving the store. */
+    async revealVariable(scope: DeploymentsScope, input: VariableIdInput): Promise<RevealPayload> {
+      const { caller } = scope;
+      const found = await visibleVariable(scope, input.id);
+      if (!found) return { value: null, userErrors: noSuchVariable };
+      if (!hasRole(caller, found.project.organizationId, 'ADMIN')) {
+        throw refusal(caller, 'Revealing a variable takes the ADMIN role or higher.');
+      }
+      logger.info(
+        {
+          variableId: found.variable.id,
+          key: found.variable.key,
+          userId: actingUserId(caller),
+          apiKeyId: caller.kind === 'apiKey' ? caller.apiKeyId : null,
+        },
+        'environment variable revealed',
+      );
+      return {
+        value: encryptor.decrypt(found.variable.valueEncrypted, variableContext(found.variable)),
+        userErrors: [],
+      };
+    },
   };
 }
+
+export type EnvironmentsService = ReturnType<typeof createEnvironmentsService>;

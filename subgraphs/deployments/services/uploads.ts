@@ -9,10 +9,9 @@ import { newId } from '../../../db/ids';
 import { actingUserId } from '../../common/caller';
 import type { UserError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
-import type { DeploymentsConfig } from '../config';
-import type { DeploymentsContext } from '../context';
-import type { DeploymentsStorage } from '../storage';
-import { projectForChange } from './projects';
+import type { DeploymentsSettings } from '../config';
+import type { DeploymentsScope, DeploymentsStorage } from '../storage';
+import type { ProjectIdInput, ProjectsService } from './projects';
 
 const UPLOAD_ID = /^upl_[0-9A-Z]{26}$/;
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -30,14 +29,28 @@ export interface CreateUploadPayload {
   userErrors: UserError[];
 }
 
+type UploadSettings = Pick<
+  DeploymentsSettings,
+  'RUNTIME_DIR' | 'DEPLOYMENTS_PUBLIC_URL' | 'UPLOAD_MAX_BYTES' | 'UPLOAD_TTL_MINUTES'
+>;
+
 /**
  * Source archives a CLI uploads to deploy a local folder. The API hands out a URL carrying a
  * single-use token (like a presigned S3 URL); the archive streams to disk under RUNTIME_DIR,
- * never into memory, and is refused past UPLOAD_MAX_BYTES.
+ * never into memory, and is refused past UPLOAD_MAX_BYTES. This is the machinery (the route
+ * the archive is PUT to, where it is kept); `createUploadsService` hands out the URLs.
  */
-export function createUploads(storage: DeploymentsStorage, config: DeploymentsConfig, logger: Logger) {
-  const directory = resolve(config.RUNTIME_DIR, 'uploads');
-  let publicUrl = config.DEPLOYMENTS_PUBLIC_URL;
+export function createUploads({
+  storage,
+  settings,
+  logger,
+}: {
+  storage: DeploymentsStorage;
+  settings: UploadSettings;
+  logger: Logger;
+}) {
+  const directory = resolve(settings.RUNTIME_DIR, 'uploads');
+  let publicUrl = settings.DEPLOYMENTS_PUBLIC_URL;
   const path = (id: string) => join(directory, `${id}.tar.gz`);
 
   function answer(res: ServerResponse, status: number, message: string) {
@@ -59,8 +72,8 @@ export function createUploads(storage: DeploymentsStorage, config: DeploymentsCo
     if (upload.receivedAt)
       return answer(res, 409, 'Something was already uploaded to this URL; ask for a new one.');
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
-    if (declared > config.UPLOAD_MAX_BYTES)
-      return answer(res, 413, `Archives are limited to ${config.UPLOAD_MAX_BYTES} bytes.`);
+    if (declared > settings.UPLOAD_MAX_BYTES)
+      return answer(res, 413, `Archives are limited to ${settings.UPLOAD_MAX_BYTES} bytes.`);
     await mkdir(directory, { recursive: true });
     const partial = `${path(id)}.${randomBytes(4).toString('hex')}.part`;
     let size = 0;
@@ -70,7 +83,7 @@ export function createUploads(storage: DeploymentsStorage, config: DeploymentsCo
         async function* (chunks: AsyncIterable<Buffer>) {
           for await (const chunk of chunks) {
             size += chunk.length;
-            if (size > config.UPLOAD_MAX_BYTES)
+            if (size > settings.UPLOAD_MAX_BYTES)
               throw Object.assign(new Error('too large'), { tooLarge: true });
             yield chunk;
           }
@@ -90,7 +103,7 @@ export function createUploads(storage: DeploymentsStorage, config: DeploymentsCo
     } catch (error) {
       await rm(partial, { force: true });
       if ((error as { tooLarge?: boolean }).tooLarge) {
-        return answer(res, 413, `Archives are limited to ${config.UPLOAD_MAX_BYTES} bytes.`);
+        return answer(res, 413, `Archives are limited to ${settings.UPLOAD_MAX_BYTES} bytes.`);
       }
       logger.warn({ err: error, uploadId: id }, 'upload failed');
       if (!res.headersSent) answer(res, 400, 'The upload did not complete.');
@@ -109,7 +122,7 @@ export function createUploads(storage: DeploymentsStorage, config: DeploymentsCo
         id: row.id,
         url: `${publicUrl}/uploads/${row.id}?token=${token}`,
         expiresAt: row.expiresAt,
-        maxBytes: config.UPLOAD_MAX_BYTES,
+        maxBytes: settings.UPLOAD_MAX_BYTES,
       };
     },
   };
@@ -117,19 +130,29 @@ export function createUploads(storage: DeploymentsStorage, config: DeploymentsCo
 
 export type Uploads = ReturnType<typeof createUploads>;
 
-export async function createUpload(
-  ctx: DeploymentsContext,
-  input: { projectId: string },
-): Promise<CreateUploadPayload> {
-  const found = await projectForChange(ctx, input.projectId, 'MEMBER');
-  if ('userErrors' in found) return { upload: null, ...found };
-  const token = randomBytes(32).toString('base64url');
-  const row = await ctx.storage.insertUpload({
-    id: newId('upl'),
-    projectId: found.project.id,
-    createdBy: actingUserId(ctx.caller) ?? '',
-    tokenHash: hash(token),
-    expiresAt: new Date(Date.now() + ctx.settings.UPLOAD_TTL_MINUTES * 60_000),
-  });
-  return { upload: ctx.uploads.ticket(row, token), userErrors: [] };
+export interface UploadsDependencies {
+  storage: DeploymentsStorage;
+  uploads: Pick<Uploads, 'ticket'>;
+  projects: Pick<ProjectsService, 'forChange'>;
+  settings: Pick<UploadSettings, 'UPLOAD_TTL_MINUTES'>;
+}
+
+/** Upload URLs: handed out to those who may deploy the project. */
+export function createUploadsService({ storage, uploads, projects, settings }: UploadsDependencies) {
+  return {
+    /** A URL to upload an archive of an app's folder to (MEMBER or above), valid once and for UPLOAD_TTL_MINUTES. */
+    async create(scope: DeploymentsScope, input: ProjectIdInput): Promise<CreateUploadPayload> {
+      const found = await projects.forChange(scope, input.projectId, 'MEMBER');
+      if ('userErrors' in found) return { upload: null, ...found };
+      const token = randomBytes(32).toString('base64url');
+      const row = await storage.insertUpload({
+        id: newId('upl'),
+        projectId: found.project.id,
+        createdBy: actingUserId(scope.caller) ?? '',
+        tokenHash: hash(token),
+        expiresAt: new Date(Date.now() + settings.UPLOAD_TTL_MINUTES * 60_000),
+      });
+      return { upload: uploads.ticket(row, token), userErrors: [] };
+    },
+  };
 }

@@ -1,11 +1,6 @@
-import { badUserInput } from '../../common/errors';
-import { type ConnectionArgs, keysetConnection, type PageQuery } from '../../common/pagination';
-import type { LogLineMessage } from '../../common/pubsub';
 import { builder } from '../builder';
-import type { DeploymentsStorage } from '../storage';
+import type { LogLine } from '../services/deployments';
 import { LogStreamEnum, LogTypeEnum } from './enums';
-
-export type LogLine = LogLineMessage & { deploymentId: string };
 
 export const LogLineType = builder.objectRef<LogLine>('DeploymentLogLine').implement({
   description: 'One line a deployment’s build or app wrote (secret values masked).',
@@ -24,28 +19,3 @@ export const LogLineType = builder.objectRef<LogLine>('DeploymentLogLine').imple
     }),
   }),
 });
-
-function sequence(id: string | undefined, argument: string): number | undefined {
-  if (id === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(id))
-    throw badUserInput(`\`${argument}\` is not a cursor this list gave out.`, argument);
-  return Number(id);
-}
-
-/** A page of a deployment's lines, oldest first: keyset pagination on the line's sequence. */
-export function logConnection(
-  storage: DeploymentsStorage,
-  deploymentId: string,
-  type: 'BUILD' | 'RUNTIME' | undefined,
-  args: ConnectionArgs,
-) {
-  return keysetConnection(args, async (page: PageQuery) => {
-    const rows = await storage.logs(deploymentId, type, {
-      afterSeq: sequence(page.afterId, 'after'),
-      beforeSeq: sequence(page.beforeId, 'before'),
-      limit: page.limit,
-      descending: page.descending,
-    });
-    return rows.map((row) => ({ ...row, id: String(row.seq), createdAt: row.createdAt.toISOString() }));
-  });
-}

@@ -1,14 +1,6 @@
 import { builder } from '../builder';
-import {
-  cancelDeployment,
-  createDeployment,
-  createDeploymentFromUpload,
-  type DeploymentPayload,
-  promoteDeployment,
-  redeploy,
-  rollbackProject,
-} from '../services/deployments';
-import { type CreateUploadPayload, createUpload, type UploadTicket } from '../services/uploads';
+import type { DeploymentPayload } from '../services/deployments';
+import type { CreateUploadPayload, UploadTicket } from '../services/uploads';
 import { DeploymentType } from './deployment';
 import { payloadType } from './payloads';
 
@@ -82,7 +74,7 @@ builder.mutationFields((t) => ({
     ),
     description: 'Queues a deployment of the project’s repository at a ref (MEMBER or above).',
     args: { input: t.arg({ type: CreateDeploymentInput, required: true, description: 'What to deploy.' }) },
-    resolve: (_, { input }, ctx) => createDeployment(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.deployments.create(ctx, input),
   }),
   createUpload: t.field({
     type: payloadType<CreateUploadPayload>('CreateUploadPayload', 'The result of `createUpload`.', {
@@ -92,7 +84,7 @@ builder.mutationFields((t) => ({
     }),
     description: 'Hands out a URL to upload an archive of an app’s folder to (MEMBER or above).',
     args: { input: t.arg({ type: CreateUploadInput, required: true, description: 'The project.' }) },
-    resolve: (_, { input }, ctx) => createUpload(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.uploads.create(ctx, input),
   }),
   createDeploymentFromUpload: t.field({
     type: payload(
@@ -104,7 +96,7 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: CreateDeploymentFromUploadInput, required: true, description: 'What to deploy.' }),
     },
-    resolve: (_, { input }, ctx) => createDeploymentFromUpload(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.deployments.createFromUpload(ctx, input),
   }),
   cancelDeployment: t.field({
     type: payload(
@@ -114,7 +106,7 @@ builder.mutationFields((t) => ({
     ),
     description: 'Cancels a queued or building deployment; its build stops at once (MEMBER or above).',
     args: { input: t.arg({ type: DeploymentIdInput, required: true, description: 'The deployment.' }) },
-    resolve: (_, { input }, ctx) => cancelDeployment(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.deployments.cancel(ctx, input),
   }),
   redeploy: t.field({
     type: payload('RedeployPayload', 'redeploy', 'The new deployment, or null if refused.'),
@@ -123,7 +115,7 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: DeploymentIdInput, required: true, description: 'The deployment to repeat.' }),
     },
-    resolve: (_, { input }, ctx) => redeploy(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.deployments.redeploy(ctx, input),
   }),
   promoteDeployment: t.field({
     type: payload(
@@ -134,7 +126,7 @@ builder.mutationFields((t) => ({
     description:
       'Makes a READY deployment the one the production URL serves, at once and without a rebuild; it keeps the variables it was built with (MEMBER or above).',
     args: { input: t.arg({ type: DeploymentIdInput, required: true, description: 'The deployment.' }) },
-    resolve: (_, { input }, ctx) => promoteDeployment(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.deployments.promote(ctx, input),
   }),
   rollbackProject: t.field({
     type: payload(
@@ -147,6 +139,6 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: RollbackProjectInput, required: true, description: 'Where to roll back to.' }),
     },
-    resolve: (_, { input }, ctx) => rollbackProject(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.deployments.rollback(ctx, input),
   }),
 }));

@@ -1,10 +1,7 @@
 import type { DeploymentRow } from '../../../db/deployments/schema';
-import { keysetConnection } from '../../common/pagination';
 import { builder } from '../builder';
-import { steps } from '../runtime/runtime';
-import { visibleDeployment } from '../services/deployments';
-import { canSee } from '../services/projects';
-import { LogLineType, logConnection } from './deployment-log';
+import type { steps } from '../runtime/runtime';
+import { LogLineType } from './deployment-log';
 import {
   DeploymentStatusEnum,
   DeploymentStepEnum,
@@ -57,7 +54,7 @@ DeploymentType.implement({
     environment: t.field({
       type: EnvironmentType,
       description: 'The environment it was built and runs with.',
-      resolve: async (d, _, ctx) => (await ctx.loaders.environment.load(d.environmentId))!,
+      resolve: (d, _, ctx) => ctx.services.environments.ofDeployment(ctx, d),
     }),
     sourceKind: t.field({
       type: SourceKindEnum,
@@ -79,12 +76,11 @@ DeploymentType.implement({
     }),
     url: t.string({
       description: 'Its own URL, which keeps serving this deployment whatever production points at.',
-      resolve: (d, _, ctx) => ctx.engine.deploymentUrl(d.id),
+      resolve: (d, _, ctx) => ctx.services.deployments.url(ctx, d),
     }),
     isProduction: t.boolean({
       description: 'Whether the project’s production URL serves this deployment now.',
-      resolve: async (d, _, ctx) =>
-        (await ctx.loaders.project.load(d.projectId))?.productionDeploymentId === d.id,
+      resolve: (d, _, ctx) => ctx.services.deployments.isProduction(ctx, d),
     }),
     creator: t.field({
       type: UserRef,
@@ -97,7 +93,7 @@ DeploymentType.implement({
       type: DeploymentType,
       nullable: true,
       description: 'The deployment this one rebuilt, for a redeploy.',
-      resolve: (d, _, ctx) => (d.redeployOf ? visibleDeployment(ctx, d.redeployOf) : null),
+      resolve: (d, _, ctx) => (d.redeployOf ? ctx.services.deployments.visible(ctx, d.redeployOf) : null),
     }),
     errorMessage: t.exposeString('errorMessage', {
       nullable: true,
@@ -124,10 +120,7 @@ DeploymentType.implement({
     events: t.field({
       type: [DeploymentEventType],
       description: 'Its pipeline steps so far, in order.',
-      resolve: async (d, _, ctx) =>
-        (await ctx.loaders.stepsOfDeployment.load(d.id)).sort(
-          (a, b) => steps.indexOf(a.step) - steps.indexOf(b.step),
-        ),
+      resolve: (d, _, ctx) => ctx.services.deployments.steps(ctx, d),
     }),
     logs: t.connection(
       {
@@ -136,7 +129,7 @@ DeploymentType.implement({
         args: {
           type: t.arg({ type: LogTypeEnum, required: false, description: 'Only lines of this type.' }),
         },
-        resolve: (d, args, ctx) => logConnection(ctx.storage, d.id, args.type ?? undefined, args),
+        resolve: (d, args, ctx) => ctx.services.deployments.logs(ctx, d, args),
       },
       { name: 'DeploymentLogConnection', description: 'A page of log lines.' },
       { name: 'DeploymentLogEdge', description: 'A log line in a page of log lines.' },
@@ -146,7 +139,7 @@ DeploymentType.implement({
 
 builder.asEntity(DeploymentType, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => visibleDeployment(ctx, ref.id),
+  resolveReference: (ref, ctx) => ctx.services.deployments.visible(ctx, ref.id),
 });
 
 builder.queryFields((t) => ({
@@ -156,7 +149,7 @@ builder.queryFields((t) => ({
     description:
       'The deployment with this ID, or null if there is none or you are not a member of its organization.',
     args: { id: t.arg.id({ required: true, description: 'The deployment’s ID.' }) },
-    resolve: (_, { id }, ctx) => visibleDeployment(ctx, id),
+    resolve: (_, { id }, ctx) => ctx.services.deployments.visible(ctx, id),
   }),
 }));
 
@@ -170,15 +163,7 @@ UserRef.implement({
         // Added to an accounts type: nullable so a deployments outage leaves the user readable.
         nullable: true,
         description: 'Deployments this user created, newest first, in the organizations you are a member of.',
-        resolve: (user, args, ctx) => {
-          const organizations =
-            ctx.caller.kind !== 'anonymous'
-              ? Object.keys(ctx.caller.memberships).filter((id) => canSee(ctx.caller, id))
-              : [];
-          return keysetConnection(args, (page) =>
-            ctx.storage.deploymentsOfCreator(user.id, organizations, page),
-          );
-        },
+        resolve: (user, args, ctx) => ctx.services.deployments.ofCreator(ctx, user.id, args),
       },
       { name: 'UserDeploymentConnection', description: 'A page of a user’s deployments.' },
       { name: 'UserDeploymentEdge', description: 'A deployment in a page of a user’s deployments.' },

@@ -1,13 +1,9 @@
 import { builder } from '../builder';
-import {
-  createEnvironment,
-  type DeleteVariablePayload,
-  deleteEnvironmentVariable,
-  type EnvironmentPayload,
-  type RevealPayload,
-  revealEnvironmentVariable,
-  type SetVariablesPayload,
-  setEnvironmentVariables,
+import type {
+  DeleteVariablePayload,
+  EnvironmentPayload,
+  RevealPayload,
+  SetVariablesPayload,
 } from '../services/environments';
 import { EnvironmentType, EnvironmentVariableType } from './environment';
 import { payloadType } from './payloads';
@@ -82,26 +78,26 @@ builder.mutationFields((t) => ({
     type: CreateEnvironmentPayload,
     description: 'Adds a custom environment to a project (ADMIN or above).',
     args: { input: t.arg({ type: CreateEnvironmentInput, required: true, description: 'The environment.' }) },
-    resolve: (_, { input }, ctx) => createEnvironment(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.environments.create(ctx, input),
   }),
   setEnvironmentVariables: t.field({
     type: SetVariablesPayloadType,
     description:
       'Creates or replaces variables of an environment; they apply to the next deployment (MEMBER or above).',
     args: { input: t.arg({ type: SetVariablesInput, required: true, description: 'The variables.' }) },
-    resolve: (_, { input }, ctx) => setEnvironmentVariables(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.environments.setVariables(ctx, input),
   }),
   deleteEnvironmentVariable: t.field({
     type: DeleteVariablePayloadType,
     description:
       'Deletes a variable; running deployments keep the value they started with (MEMBER or above).',
     args: { input: t.arg({ type: VariableIdInput, required: true, description: 'The variable.' }) },
-    resolve: (_, { input }, ctx) => deleteEnvironmentVariable(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.environments.deleteVariable(ctx, input),
   }),
   revealEnvironmentVariable: t.field({
     type: RevealPayloadType,
     description: 'Returns a variable’s plaintext value (ADMIN or above); every reveal is logged.',
     args: { input: t.arg({ type: VariableIdInput, required: true, description: 'The variable.' }) },
-    resolve: (_, { input }, ctx) => revealEnvironmentVariable(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.environments.revealVariable(ctx, input),
   }),
 }));

@@ -28,7 +28,7 @@ export const EnvironmentType = builder.objectRef<EnvironmentRow>('Environment').
     variables: t.field({
       type: [EnvironmentVariableType],
       description: 'Its variables by key, values masked. Changes apply to the next deployment.',
-      resolve: (e, _, ctx) => ctx.loaders.variablesOfEnvironment.load(e.id),
+      resolve: (e, _, ctx) => ctx.services.environments.variables(ctx, e),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
   }),

@@ -1,11 +1,5 @@
 import { builder } from '../builder';
-import {
-  createProject,
-  type DeleteProjectPayload,
-  deleteProject,
-  type ProjectPayload,
-  updateProject,
-} from '../services/projects';
+import type { DeleteProjectPayload, ProjectPayload } from '../services/projects';
 import { payloadType } from './payloads';
 import { ProjectType } from './project';
 
@@ -87,13 +81,13 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: CreateProjectInput, required: true, description: 'The project to create.' }),
     },
-    resolve: (_, { input }, ctx) => createProject(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.projects.create(ctx, input),
   }),
   updateProject: t.field({
     type: UpdateProjectPayload,
     description: 'Changes a project’s settings; they apply to the next deployment (MEMBER or above).',
     args: { input: t.arg({ type: UpdateProjectInput, required: true, description: 'What to change.' }) },
-    resolve: (_, { input }, ctx) => updateProject(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.projects.update(ctx, input),
   }),
   deleteProject: t.field({
     type: DeleteProjectPayloadType,
@@ -101,6 +95,6 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: DeleteProjectInput, required: true, description: 'The project to delete.' }),
     },
-    resolve: (_, { input }, ctx) => deleteProject(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.projects.delete(ctx, input),
   }),
 }));

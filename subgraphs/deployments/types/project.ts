@@ -1,9 +1,6 @@
-import type { DeploymentStatus, ProjectRow } from '../../../db/deployments/schema';
-import { keysetConnection } from '../../common/pagination';
+import type { ProjectRow } from '../../../db/deployments/schema';
 import { builder } from '../builder';
 import { redactSourceUrl } from '../runtime/source-validation';
-import { visibleDeployment } from '../services/deployments';
-import { visibleProject } from '../services/projects';
 import { DeploymentType } from './deployment';
 import { DeploymentStatusEnum, FrameworkEnum } from './enums';
 import { EnvironmentType } from './environment';
@@ -30,7 +27,7 @@ export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
     url: t.string({
       description:
         'The production URL: it serves the production deployment, and answers 404 until there is one.',
-      resolve: (project, _, ctx) => ctx.engine.projectUrl(project),
+      resolve: (project, _, ctx) => ctx.services.projects.url(ctx, project),
     }),
     sourceUrl: t.string({
       nullable: true,
@@ -70,14 +67,16 @@ export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
     environments: t.field({
       type: [EnvironmentType],
       description: 'Its environments: production, preview, then custom ones.',
-      resolve: (project, _, ctx) => ctx.loaders.environmentsOfProject.load(project.id),
+      resolve: (project, _, ctx) => ctx.services.environments.ofProject(ctx, project),
     }),
     productionDeployment: t.field({
       type: DeploymentType,
       nullable: true,
       description: 'The deployment the production URL serves; null before the first production deployment.',
       resolve: (project, _, ctx) =>
-        project.productionDeploymentId ? visibleDeployment(ctx, project.productionDeploymentId) : null,
+        project.productionDeploymentId
+          ? ctx.services.deployments.visible(ctx, project.productionDeploymentId)
+          : null,
     }),
     productionPinned: t.exposeBoolean('productionPinned', {
       description:
@@ -98,21 +97,7 @@ export const ProjectType = builder.objectRef<ProjectRow>('Project').implement({
             description: 'Only those in one of these statuses.',
           }),
         },
-        resolve: async (project, args, ctx) => {
-          let environmentId: string | undefined;
-          if (args.environment) {
-            const environment = await ctx.storage.environmentByName(
-              project.id,
-              args.environment.trim().toLowerCase(),
-            );
-            if (!environment) return keysetConnection(args, async () => []);
-            environmentId = environment.id;
-          }
-          const statuses = (args.status ?? undefined) as DeploymentStatus[] | undefined;
-          return keysetConnection(args, (page) =>
-            ctx.storage.deploymentsOfProject(project.id, { environmentId, statuses }, page),
-          );
-        },
+        resolve: (project, args, ctx) => ctx.services.deployments.ofProject(ctx, project, args),
       },
       { name: 'DeploymentConnection', description: 'A page of deployments.' },
       { name: 'DeploymentEdge', description: 'A deployment in a page of deployments.' },
@@ -129,7 +114,7 @@ builder.objectField(DeploymentType, 'project', (t) =>
     // Null once the project is deleted: its deployments stay readable for the record.
     nullable: true,
     description: 'The project it belongs to; null once the project is deleted.',
-    resolve: (deployment, _, ctx) => visibleProject(ctx, deployment.projectId),
+    resolve: (deployment, _, ctx) => ctx.services.projects.visible(ctx, deployment.projectId),
   }),
 );
 
@@ -140,11 +125,7 @@ builder.asEntity(ProjectType, {
     builder.selection<{ id: string }>('id'),
     builder.selection<{ organization: { id: string }; slug: string }>('organization { id } slug'),
   ],
-  resolveReference: async (ref, ctx) => {
-    if ('id' in ref) return visibleProject(ctx, ref.id);
-    const project = await ctx.storage.projectBySlug(ref.organization.id, ref.slug);
-    return project && (await visibleProject(ctx, project.id));
-  },
+  resolveReference: (ref, ctx) => ctx.services.projects.reference(ctx, ref),
 });
 
 OrganizationRef.implement({
@@ -159,7 +140,7 @@ OrganizationRef.implement({
         authScopes: (organization) => ({ role: { organizationId: organization.id, atLeast: 'VIEWER' } }),
         description: 'The organization’s projects, oldest first (members from VIEWER up; not BILLING).',
         resolve: (organization, args, ctx) =>
-          keysetConnection(args, (page) => ctx.storage.projectsOfOrganization(organization.id, page)),
+          ctx.services.projects.ofOrganization(ctx, organization.id, args),
       },
       { name: 'ProjectConnection', description: 'A page of projects.' },
       { name: 'ProjectEdge', description: 'A project in a page of projects.' },
@@ -174,6 +155,6 @@ builder.queryFields((t) => ({
     description:
       'The project with this ID, or null if there is none or you are not a member of its organization.',
     args: { id: t.arg.id({ required: true, description: 'The project’s ID.' }) },
-    resolve: (_, { id }, ctx) => visibleProject(ctx, id),
+    resolve: (_, { id }, ctx) => ctx.services.projects.visible(ctx, id),
   }),
 }));

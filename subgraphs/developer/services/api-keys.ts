@@ -10,10 +10,11 @@ import {
   scopeRoles,
 } from '../../common/caller';
 import { graphqlError, refusal, type UserError, userError, userErrorsFromZod } from '../../common/errors';
-import type { NewEvent } from '../../common/outbox';
+import type { Logger } from '../../common/logger';
+import type { NewEvent, Outbox } from '../../common/outbox';
 import { type ConnectionArgs, keysetConnection } from '../../common/pagination';
-import type { DeveloperContext } from '../context';
-import type { DeveloperQueries } from '../storage';
+import type { EventBus } from '../../common/pubsub';
+import type { DeveloperQueries, DeveloperScope, DeveloperStorage } from '../storage';
 
 /** Active keys an organization may hold at once (revoked and expired ones do not count). */
 export const MAX_ACTIVE_KEYS_PER_ORGANIZATION = 100;
@@ -34,8 +35,7 @@ type UserCaller = Extract<Caller, { kind: 'user' }>;
  * Keys are managed by people only. A key that could mint keys would outlive its own revocation
  * (a leaked key would make another before anyone noticed), so an API key gets FORBIDDEN here.
  */
-function signedInUser(ctx: DeveloperContext): UserCaller {
-  const { caller } = ctx;
+function signedInUser(caller: Caller): UserCaller {
   if (caller.kind === 'apiKey') throw graphqlError('FORBIDDEN', 'API keys cannot manage API keys; sign in.');
   if (caller.kind !== 'user') throw refusal(caller);
   return caller;
@@ -51,37 +51,6 @@ export function canSeeApiKey(caller: Caller, key: ApiKeyRow): boolean {
     caller.kind === 'user' &&
     key.createdById === caller.userId &&
     hasRole(caller, key.organizationId, 'VIEWER')
-  );
-}
-
-/** The key, if it exists and the caller may read it; null otherwise (no hint which). */
-export async function visibleApiKey(ctx: DeveloperContext, id: string): Promise<ApiKeyRow | null> {
-  const key = await ctx.loaders.apiKey.load(id);
-  return key && canSeeApiKey(ctx.caller, key) ? key : null;
-}
-
-/** An organization's keys as the caller may list them, newest first. */
-export function apiKeysOfOrganization(
-  ctx: DeveloperContext,
-  organizationId: string,
-  args: ConnectionArgs & { includeRevoked?: boolean | null },
-) {
-  const { caller } = ctx;
-  let createdById: string | undefined;
-  if (!hasRole(caller, organizationId, 'ADMIN')) {
-    if (caller.kind !== 'user' || !hasRole(caller, organizationId, 'VIEWER')) {
-      throw refusal(
-        caller,
-        caller.kind === 'apiKey'
-          ? 'Listing API keys with an API key takes the ADMIN scope.'
-          : 'Listing API keys takes the VIEWER role or higher in this organization.',
-      );
-    }
-    createdById = caller.userId;
-  }
-  const includeRevoked = args.includeRevoked ?? false;
-  return keysetConnection(args, (page) =>
-    ctx.storage.apiKeysOfOrganization(organizationId, { createdById, includeRevoked }, page),
   );
 }
 
@@ -210,156 +179,17 @@ async function insertWithinLimit(tx: DeveloperQueries, values: KeyValues) {
   return insertKey(tx, values);
 }
 
-export async function createApiKey(ctx: DeveloperContext, input: unknown): Promise<CreateApiKeyPayload> {
-  const caller = signedInUser(ctx);
-  const refused = (userErrors: UserError[]) => ({ apiKey: null, secret: null, userErrors });
-  const parsed = z.object({ organizationId, name, scopes, expiresAt }).safeParse(input);
-  if (!parsed.success) return refused(userErrorsFromZod(parsed.error));
-  const values = parsed.data;
-  if (!isMember(caller, values.organizationId)) {
-    // The same answer as for an organization that does not exist.
-    return refused([userError(['input', 'organizationId'], 'No such organization.', 'NOT_FOUND')]);
-  }
-  const denied = scopesBeyondRole(caller, values.organizationId, values.scopes);
-  if (denied.length > 0) return refused([beyondRoleError(['input', 'scopes'], denied, values.scopes.length)]);
-
-  const created = await ctx.storage.transaction(async (tx, client) => {
-    const made = await insertWithinLimit(tx, {
-      organizationId: values.organizationId,
-      createdById: caller.userId,
-      name: values.name,
-      scopes: values.scopes,
-      expiresAt: values.expiresAt ?? null,
-    });
-    if (made) await ctx.outbox.emit(client, createdEvent(caller, made.key));
-    return made;
-  });
-  if (!created) return refused([limitReached]);
-  ctx.outbox.wake();
-  ctx.loaders.apiKey.prime(created.key.id, created.key);
-  return { apiKey: created.key, secret: created.secret, userErrors: [] };
-}
-
-/**
- * The key a mutation names, if the signed-in caller may change it: its creator (while still a
- * member from VIEWER up) or an ADMIN of its organization. Anything else reads as no such key.
- */
-async function keyForChange(
-  ctx: DeveloperContext,
-  id: unknown,
-): Promise<{ key: ApiKeyRow } | { userErrors: UserError[] }> {
-  const parsed = apiKeyId.safeParse(id);
-  if (!parsed.success) return { userErrors: userErrorsFromZod(parsed.error, 'input').map(atId) };
-  const key = await visibleApiKey(ctx, parsed.data);
-  return key ? { key } : { userErrors: [noSuchKey] };
-}
-
 const atId = (error: UserError): UserError => ({ ...error, field: ['input', 'id'] });
 
-/** After a commit that changed a key: relay its event, and tell every gateway to drop what it cached. */
-async function changed(ctx: DeveloperContext, key: ApiKeyRow) {
-  ctx.outbox.wake();
-  ctx.loaders.apiKey.clear(key.id).prime(key.id, key);
-  await ctx.events.pubsub.publish('api-key-changed', key.id);
+export interface CreateApiKeyInput {
+  organizationId: string;
+  name: string;
+  scopes: ApiKeyScope[];
+  expiresAt?: Date | null;
 }
 
-/**
- * Revokes a key at once. Revoking a key already revoked returns it as it is, with no error and
- * no second event: a client that retries after a lost response gets the same answer.
- */
-export async function revokeApiKey(
-  ctx: DeveloperContext,
-  input: { id: string },
-): Promise<RevokeApiKeyPayload> {
-  const caller = signedInUser(ctx);
-  const found = await keyForChange(ctx, input.id);
-  if ('userErrors' in found) return { apiKey: null, userErrors: found.userErrors };
-  const result = await ctx.storage.transaction(async (tx, client) => {
-    const key = await tx.lockApiKey(found.key.id);
-    if (!key || key.revokedAt) return { key, revoked: false };
-    const revoked = await tx.revokeApiKey(key.id);
-    await ctx.outbox.emit(client, revokedEvent(caller, revoked));
-    return { key: revoked, revoked: true };
-  });
-  if (!result.key) return { apiKey: null, userErrors: [noSuchKey] };
-  if (result.revoked) await changed(ctx, result.key);
-  return { apiKey: result.key, userErrors: [] };
-}
-
-/**
- * Replaces a key with a new secret, keeping its name, scopes, expiry and organization. The old
- * key stops now, or keeps working for a grace period so deployed programs can switch over
- * (Stripe's "roll key"). The new key is the rotating user's: it may do only what they may.
- */
-export async function rotateApiKey(
-  ctx: DeveloperContext,
-  input: { id: string; expireOldInHours?: number | null },
-): Promise<RotateApiKeyPayload> {
-  const caller = signedInUser(ctx);
-  const refused = (userErrors: UserError[]) => ({
-    apiKey: null,
-    secret: null,
-    previousApiKey: null,
-    userErrors,
-  });
-  const grace = z
-    .number()
-    .int('Use whole hours.')
-    .min(0, 'Use 0 or more hours.')
-    .max(MAX_ROTATION_GRACE_HOURS, `Use at most ${MAX_ROTATION_GRACE_HOURS} hours (a week).`)
-    .safeParse(input.expireOldInHours ?? 0);
-  if (!grace.success) {
-    return refused(
-      userErrorsFromZod(grace.error).map((error) => ({ ...error, field: ['input', 'expireOldInHours'] })),
-    );
-  }
-  const found = await keyForChange(ctx, input.id);
-  if ('userErrors' in found) return refused(found.userErrors);
-  const denied = scopesBeyondRole(caller, found.key.organizationId, found.key.scopes);
-  if (denied.length > 0) return refused([beyondRoleError(['input', 'id'], denied, found.key.scopes.length)]);
-
-  type Rotation =
-    | { made: { key: ApiKeyRow; secret: string }; previous: ApiKeyRow }
-    | { userErrors: UserError[] };
-  const result = await ctx.storage.transaction(async (tx, client): Promise<Rotation> => {
-    const old = await tx.lockApiKey(found.key.id);
-    if (!old) return { userErrors: [noSuchKey] };
-    const status = apiKeyStatus(old);
-    if (status !== 'ACTIVE') {
-      const message = `This key is ${status.toLowerCase()}: create a new one instead.`;
-      return { userErrors: [userError(['input', 'id'], message, 'CONFLICT')] };
-    }
-    if (old.replacedById) {
-      const message = 'This key was already rotated: rotate its replacement instead.';
-      return { userErrors: [userError(['input', 'id'], message, 'CONFLICT')] };
-    }
-    const values = {
-      organizationId: old.organizationId,
-      createdById: caller.userId,
-      name: old.name,
-      scopes: old.scopes,
-      expiresAt: old.expiresAt,
-    };
-    // Revoked at once, the old key frees its place: only a grace period holds two at a time.
-    const made = grace.data === 0 ? await insertKey(tx, values) : await insertWithinLimit(tx, values);
-    if (!made) return { userErrors: [limitReached] };
-    const previous =
-      grace.data === 0
-        ? await tx.revokeApiKey(old.id, made.key.id)
-        : await tx.expireApiKeyIn(old.id, grace.data, made.key.id);
-    await ctx.outbox.emit(client, revokedEvent(caller, previous, made.key.id));
-    await ctx.outbox.emit(client, createdEvent(caller, made.key, old.id));
-    return { made, previous };
-  });
-  if (!('made' in result)) return refused(result.userErrors);
-  await changed(ctx, result.previous);
-  ctx.loaders.apiKey.prime(result.made.key.id, result.made.key);
-  return {
-    apiKey: result.made.key,
-    secret: result.made.secret,
-    previousApiKey: result.previous,
-    userErrors: [],
-  };
+export interface ApiKeysOfOrganizationArgs extends ConnectionArgs {
+  includeRevoked?: boolean | null;
 }
 
 /** What the gateway needs to act as a key: only for an active one. */
@@ -371,27 +201,221 @@ export interface ApiKeyPrincipal {
   expiresAt: Date | null;
 }
 
+export interface ApiKeysDependencies {
+  storage: DeveloperStorage;
+  /** Where api_key.created/.revoked are emitted, in the transaction of the change. */
+  outbox: Outbox;
+  /** `api-key-changed` tells every gateway to drop a revoked or rotated key at once. */
+  events: EventBus;
+  logger: Logger;
+}
+
 /**
- * The active key with this hash, for the gateway. Records its use too, at most once a minute;
- * a failure to record never fails the lookup (a request must not fail for bookkeeping).
+ * API keys: who may see, create, revoke and rotate them, and the lookup the gateway makes for
+ * a bearer key. Every method takes the caller's scope first and decides what they may do.
  */
-export async function apiKeyPrincipal(
-  ctx: DeveloperContext,
-  secretHash: string,
-): Promise<ApiKeyPrincipal | null> {
-  if (!/^[0-9a-f]{64}$/.test(secretHash)) return null;
-  const key = await ctx.storage.activeApiKeyByHash(secretHash);
-  if (!key) return null;
-  try {
-    await ctx.storage.touchApiKey(key.id);
-  } catch (error) {
-    ctx.logger.warn({ err: error, apiKeyId: key.id }, 'could not record an API key use');
+export function createApiKeysService({ storage, outbox, events, logger }: ApiKeysDependencies) {
+  /**
+   * The key a mutation names, if the signed-in caller may change it: its creator (while still a
+   * member from VIEWER up) or an ADMIN of its organization. Anything else reads as no such key.
+   */
+  async function keyForChange(
+    scope: DeveloperScope,
+    id: unknown,
+  ): Promise<{ key: ApiKeyRow } | { userErrors: UserError[] }> {
+    const parsed = apiKeyId.safeParse(id);
+    if (!parsed.success) return { userErrors: userErrorsFromZod(parsed.error, 'input').map(atId) };
+    const key = await visible(scope, parsed.data);
+    return key ? { key } : { userErrors: [noSuchKey] };
   }
+
+  /** After a commit that changed a key: relay its event, and tell every gateway to drop what it cached. */
+  async function changed(scope: DeveloperScope, key: ApiKeyRow) {
+    outbox.wake();
+    scope.loaders.apiKey.clear(key.id).prime(key.id, key);
+    await events.pubsub.publish('api-key-changed', key.id);
+  }
+
+  /** The key, if it exists and the caller may read it; null otherwise (no hint which). */
+  async function visible(scope: DeveloperScope, id: string): Promise<ApiKeyRow | null> {
+    const key = await scope.loaders.apiKey.load(id);
+    return key && canSeeApiKey(scope.caller, key) ? key : null;
+  }
+
   return {
-    id: key.id,
-    organizationId: key.organizationId,
-    scopes: key.scopes,
-    createdById: key.createdById,
-    expiresAt: key.expiresAt,
+    visible,
+
+    /** An organization's keys as the caller may list them, newest first. */
+    ofOrganization(scope: DeveloperScope, organizationId: string, args: ApiKeysOfOrganizationArgs) {
+      const { caller } = scope;
+      let createdById: string | undefined;
+      if (!hasRole(caller, organizationId, 'ADMIN')) {
+        if (caller.kind !== 'user' || !hasRole(caller, organizationId, 'VIEWER')) {
+          throw refusal(
+            caller,
+            caller.kind === 'apiKey'
+              ? 'Listing API keys with an API key takes the ADMIN scope.'
+              : 'Listing API keys takes the VIEWER role or higher in this organization.',
+          );
+        }
+        createdById = caller.userId;
+      }
+      const includeRevoked = args.includeRevoked ?? false;
+      return keysetConnection(args, (page) =>
+        storage.apiKeysOfOrganization(organizationId, { createdById, includeRevoked }, page),
+      );
+    },
+
+    async create(scope: DeveloperScope, input: CreateApiKeyInput): Promise<CreateApiKeyPayload> {
+      const caller = signedInUser(scope.caller);
+      const refused = (userErrors: UserError[]) => ({ apiKey: null, secret: null, userErrors });
+      const parsed = z.object({ organizationId, name, scopes, expiresAt }).safeParse(input);
+      if (!parsed.success) return refused(userErrorsFromZod(parsed.error));
+      const values = parsed.data;
+      if (!isMember(caller, values.organizationId)) {
+        // The same answer as for an organization that does not exist.
+        return refused([userError(['input', 'organizationId'], 'No such organization.', 'NOT_FOUND')]);
+      }
+      const denied = scopesBeyondRole(caller, values.organizationId, values.scopes);
+      if (denied.length > 0)
+        return refused([beyondRoleError(['input', 'scopes'], denied, values.scopes.length)]);
+
+      const created = await storage.transaction(async (tx, client) => {
+        const made = await insertWithinLimit(tx, {
+          organizationId: values.organizationId,
+          createdById: caller.userId,
+          name: values.name,
+          scopes: values.scopes,
+          expiresAt: values.expiresAt ?? null,
+        });
+        if (made) await outbox.emit(client, createdEvent(caller, made.key));
+        return made;
+      });
+      if (!created) return refused([limitReached]);
+      outbox.wake();
+      scope.loaders.apiKey.prime(created.key.id, created.key);
+      return { apiKey: created.key, secret: created.secret, userErrors: [] };
+    },
+
+    /**
+     * Revokes a key at once. Revoking a key already revoked returns it as it is, with no error and
+     * no second event: a client that retries after a lost response gets the same answer.
+     */
+    async revoke(scope: DeveloperScope, input: { id: string }): Promise<RevokeApiKeyPayload> {
+      const caller = signedInUser(scope.caller);
+      const found = await keyForChange(scope, input.id);
+      if ('userErrors' in found) return { apiKey: null, userErrors: found.userErrors };
+      const result = await storage.transaction(async (tx, client) => {
+        const key = await tx.lockApiKey(found.key.id);
+        if (!key || key.revokedAt) return { key, revoked: false };
+        const revoked = await tx.revokeApiKey(key.id);
+        await outbox.emit(client, revokedEvent(caller, revoked));
+        return { key: revoked, revoked: true };
+      });
+      if (!result.key) return { apiKey: null, userErrors: [noSuchKey] };
+      if (result.revoked) await changed(scope, result.key);
+      return { apiKey: result.key, userErrors: [] };
+    },
+
+    /**
+     * Replaces a key with a new secret, keeping its name, scopes, expiry and organization. The old
+     * key stops now, or keeps working for a grace period so deployed programs can switch over
+     * (Stripe's "roll key"). The new key is the rotating user's: it may do only what they may.
+     */
+    async rotate(
+      scope: DeveloperScope,
+      input: { id: string; expireOldInHours?: number | null },
+    ): Promise<RotateApiKeyPayload> {
+      const caller = signedInUser(scope.caller);
+      const refused = (userErrors: UserError[]) => ({
+        apiKey: null,
+        secret: null,
+        previousApiKey: null,
+        userErrors,
+      });
+      const grace = z
+        .number()
+        .int('Use whole hours.')
+        .min(0, 'Use 0 or more hours.')
+        .max(MAX_ROTATION_GRACE_HOURS, `Use at most ${MAX_ROTATION_GRACE_HOURS} hours (a week).`)
+        .safeParse(input.expireOldInHours ?? 0);
+      if (!grace.success) {
+        return refused(
+          userErrorsFromZod(grace.error).map((error) => ({ ...error, field: ['input', 'expireOldInHours'] })),
+        );
+      }
+      const found = await keyForChange(scope, input.id);
+      if ('userErrors' in found) return refused(found.userErrors);
+      const denied = scopesBeyondRole(caller, found.key.organizationId, found.key.scopes);
+      if (denied.length > 0)
+        return refused([beyondRoleError(['input', 'id'], denied, found.key.scopes.length)]);
+
+      type Rotation =
+        | { made: { key: ApiKeyRow; secret: string }; previous: ApiKeyRow }
+        | { userErrors: UserError[] };
+      const result = await storage.transaction(async (tx, client): Promise<Rotation> => {
+        const old = await tx.lockApiKey(found.key.id);
+        if (!old) return { userErrors: [noSuchKey] };
+        const status = apiKeyStatus(old);
+        if (status !== 'ACTIVE') {
+          const message = `This key is ${status.toLowerCase()}: create a new one instead.`;
+          return { userErrors: [userError(['input', 'id'], message, 'CONFLICT')] };
+        }
+        if (old.replacedById) {
+          const message = 'This key was already rotated: rotate its replacement instead.';
+          return { userErrors: [userError(['input', 'id'], message, 'CONFLICT')] };
+        }
+        const values = {
+          organizationId: old.organizationId,
+          createdById: caller.userId,
+          name: old.name,
+          scopes: old.scopes,
+          expiresAt: old.expiresAt,
+        };
+        // Revoked at once, the old key frees its place: only a grace period holds two at a time.
+        const made = grace.data === 0 ? await insertKey(tx, values) : await insertWithinLimit(tx, values);
+        if (!made) return { userErrors: [limitReached] };
+        const previous =
+          grace.data === 0
+            ? await tx.revokeApiKey(old.id, made.key.id)
+            : await tx.expireApiKeyIn(old.id, grace.data, made.key.id);
+        await outbox.emit(client, revokedEvent(caller, previous, made.key.id));
+        await outbox.emit(client, createdEvent(caller, made.key, old.id));
+        return { made, previous };
+      });
+      if (!('made' in result)) return refused(result.userErrors);
+      await changed(scope, result.previous);
+      scope.loaders.apiKey.prime(result.made.key.id, result.made.key);
+      return {
+        apiKey: result.made.key,
+        secret: result.made.secret,
+        previousApiKey: result.previous,
+        userErrors: [],
+      };
+    },
+
+    /**
+     * The active key with this hash, for the gateway. Records its use too, at most once a minute;
+     * a failure to record never fails the lookup (a request must not fail for bookkeeping).
+     */
+    async principal(_scope: DeveloperScope, secretHash: string): Promise<ApiKeyPrincipal | null> {
+      if (!/^[0-9a-f]{64}$/.test(secretHash)) return null;
+      const key = await storage.activeApiKeyByHash(secretHash);
+      if (!key) return null;
+      try {
+        await storage.touchApiKey(key.id);
+      } catch (error) {
+        logger.warn({ err: error, apiKeyId: key.id }, 'could not record an API key use');
+      }
+      return {
+        id: key.id,
+        organizationId: key.organizationId,
+        scopes: key.scopes,
+        createdById: key.createdById,
+        expiresAt: key.expiresAt,
+      };
+    },
   };
 }
+
+export type ApiKeysService = ReturnType<typeof createApiKeysService>;

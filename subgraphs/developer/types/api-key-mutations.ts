@@ -1,18 +1,14 @@
 import { builder } from '../builder';
 import {
   type CreateApiKeyPayload,
-  createApiKey,
   MAX_ACTIVE_KEYS_PER_ORGANIZATION,
   MAX_ROTATION_GRACE_HOURS,
   type RevokeApiKeyPayload,
   type RotateApiKeyPayload,
-  revokeApiKey,
-  rotateApiKey,
 } from '../services/api-keys';
 import { ApiKeyType } from './api-key';
 import { ApiKeyScopeEnum } from './enums';
 import { payloadType } from './payloads';
-import { UserErrorType } from './user-error';
 
 const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
   description: 'A new API key.',
@@ -46,27 +42,18 @@ const RotateApiKeyInput = builder.inputType('RotateApiKeyInput', {
   }),
 });
 
-const CreateApiKeyPayloadType = builder.objectRef<CreateApiKeyPayload>('CreateApiKeyPayload').implement({
-  description: 'The result of `createApiKey`.',
-  fields: (t) => ({
-    apiKey: t.field({
-      type: ApiKeyType,
-      nullable: true,
-      description: 'The new key, or null if the input was refused.',
-      resolve: (payload) => payload.apiKey,
-    }),
+const CreateApiKeyPayloadType = payloadType<CreateApiKeyPayload>(
+  'CreateApiKeyPayload',
+  'The result of `createApiKey`.',
+  { field: 'apiKey', type: ApiKeyType, description: 'The new key, or null if the input was refused.' },
+  (t) => ({
     secret: t.exposeString('secret', {
       nullable: true,
       description:
         'The key itself (`cst_…`), to send as `Authorization: Bearer <secret>`. Shown this once: store it now, it cannot be read again.',
     }),
-    userErrors: t.field({
-      type: [UserErrorType],
-      description: 'Why the input was refused; empty on success.',
-      resolve: (payload) => payload.userErrors,
-    }),
   }),
-});
+);
 
 const RevokeApiKeyPayloadType = payloadType<RevokeApiKeyPayload>(
   'RevokeApiKeyPayload',
@@ -74,15 +61,11 @@ const RevokeApiKeyPayloadType = payloadType<RevokeApiKeyPayload>(
   { field: 'apiKey', type: ApiKeyType, description: 'The revoked key, or null if the input was refused.' },
 );
 
-const RotateApiKeyPayloadType = builder.objectRef<RotateApiKeyPayload>('RotateApiKeyPayload').implement({
-  description: 'The result of `rotateApiKey`.',
-  fields: (t) => ({
-    apiKey: t.field({
-      type: ApiKeyType,
-      nullable: true,
-      description: 'The new key, or null if the input was refused.',
-      resolve: (payload) => payload.apiKey,
-    }),
+const RotateApiKeyPayloadType = payloadType<RotateApiKeyPayload>(
+  'RotateApiKeyPayload',
+  'The result of `rotateApiKey`.',
+  { field: 'apiKey', type: ApiKeyType, description: 'The new key, or null if the input was refused.' },
+  (t) => ({
     secret: t.exposeString('secret', {
       nullable: true,
       description: 'The new key itself (`cst_…`). Shown this once: store it now, it cannot be read again.',
@@ -94,13 +77,8 @@ const RotateApiKeyPayloadType = builder.objectRef<RotateApiKeyPayload>('RotateAp
         'The key it replaces: revoked, or set to expire at the end of the grace period; null if the input was refused.',
       resolve: (payload) => payload.previousApiKey,
     }),
-    userErrors: t.field({
-      type: [UserErrorType],
-      description: 'Why the input was refused; empty on success.',
-      resolve: (payload) => payload.userErrors,
-    }),
   }),
-});
+);
 
 builder.mutationFields((t) => ({
   createApiKey: t.field({
@@ -109,7 +87,7 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: CreateApiKeyInput, required: true, description: 'The key to create.' }),
     },
-    resolve: (_, { input }, ctx) => createApiKey(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.apiKeys.create(ctx, input),
   }),
   revokeApiKey: t.field({
     type: RevokeApiKeyPayloadType,
@@ -118,7 +96,7 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: RevokeApiKeyInput, required: true, description: 'The key to revoke.' }),
     },
-    resolve: (_, { input }, ctx) => revokeApiKey(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.apiKeys.revoke(ctx, input),
   }),
   rotateApiKey: t.field({
     type: RotateApiKeyPayloadType,
@@ -127,6 +105,6 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: RotateApiKeyInput, required: true, description: 'The key to rotate.' }),
     },
-    resolve: (_, { input }, ctx) => rotateApiKey(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.apiKeys.rotate(ctx, input),
   }),
 }));

@@ -1,5 +1,5 @@
 import { builder } from '../builder';
-import { type ApiKeyPrincipal, apiKeyPrincipal } from '../services/api-keys';
+import type { ApiKeyPrincipal } from '../services/api-keys';
 import { ApiKeyScopeEnum } from './enums';
 
 const ApiKeyPrincipalType = builder.objectRef<ApiKeyPrincipal>('ApiKeyPrincipal').implement({
@@ -31,6 +31,6 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The active key with this SHA-256 (hex), or null (gateway only).',
     args: { secretHash: t.arg.string({ required: true, description: 'SHA-256 of the key, in hex.' }) },
-    resolve: (_, { secretHash }, ctx) => apiKeyPrincipal(ctx, secretHash),
+    resolve: (_, { secretHash }, ctx) => ctx.services.apiKeys.principal(ctx, secretHash),
   }),
 }));

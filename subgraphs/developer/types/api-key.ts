@@ -1,6 +1,6 @@
 import type { ApiKeyRow } from '../../../db/developer/schema';
 import { builder } from '../builder';
-import { apiKeyStatus, apiKeysOfOrganization, canSeeApiKey, visibleApiKey } from '../services/api-keys';
+import { apiKeyStatus, canSeeApiKey } from '../services/api-keys';
 import { ApiKeyScopeEnum, ApiKeyStatusEnum } from './enums';
 import { OrganizationRef } from './organization';
 import { UserRef } from './user';
@@ -63,7 +63,7 @@ export const ApiKeyType = builder.objectRef<ApiKeyRow>('ApiKey').implement({
 
 builder.asEntity(ApiKeyType, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => visibleApiKey(ctx, ref.id),
+  resolveReference: (ref, ctx) => ctx.services.apiKeys.visible(ctx, ref.id),
 });
 
 OrganizationRef.implement({
@@ -84,7 +84,7 @@ OrganizationRef.implement({
             description: 'Also list revoked keys (expired ones are always listed).',
           }),
         },
-        resolve: (organization, args, ctx) => apiKeysOfOrganization(ctx, organization.id, args),
+        resolve: (organization, args, ctx) => ctx.services.apiKeys.ofOrganization(ctx, organization.id, args),
       },
       { name: 'ApiKeyConnection', description: 'A page of API keys.' },
       { name: 'ApiKeyEdge', description: 'An API key in a page of API keys.' },
@@ -99,6 +99,6 @@ builder.queryFields((t) => ({
     description:
       'The API key with this ID, or null if there is none or you may not see it (ADMIN and above see every key of their organization; other members, their own).',
     args: { id: t.arg.id({ required: true, description: 'The key’s ID.' }) },
-    resolve: (_, { id }, ctx) => visibleApiKey(ctx, id),
+    resolve: (_, { id }, ctx) => ctx.services.apiKeys.visible(ctx, id),
   }),
 }));

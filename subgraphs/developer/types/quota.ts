@@ -29,6 +29,6 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       'Your rate-limit budget as of this request; null when the gateway counts none for you (limits off).',
-    resolve: (_, __, ctx) => ctx.quota ?? null,
+    resolve: (_, __, ctx) => ctx.services.quota.viewer(ctx),
   }),
 }));

@@ -5,7 +5,7 @@ import { SYSTEM_ACTOR } from '../../common/caller';
 import type { Encryptor } from '../../common/encryption';
 import { inTransaction } from '../../common/jobs';
 import type { Logger } from '../../common/logger';
-import { disableEndpoint } from '../storage';
+import type { EventsStorage } from '../storage';
 import { createSuccessRecorder, retryOnDeadlock } from './recorder';
 import { type RetryPolicy, retryDelayMs } from './schedule';
 import type { AttemptResult, Sender } from './sender';
@@ -30,6 +30,8 @@ export interface Dispatcher {
 
 export interface DispatcherOptions {
   pool: pg.Pool;
+  /** Where a failure that disables its endpoint records so, in the transaction of the failure. */
+  storage: EventsStorage;
   sender: Sender;
   encryptor: Encryptor;
   logger: Logger;
@@ -95,7 +97,7 @@ export function deliveryBody(row: {
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
-  const { pool, sender, encryptor, logger, policy } = options;
+  const { pool, storage, sender, encryptor, logger, policy } = options;
   const leaseMs = 2 * options.timeoutMs + 1000;
   const signers = new Map<string, Webhook>();
   const successes = createSuccessRecorder(pool);
@@ -220,7 +222,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const gone = result.statusCode === 410;
     const failures = row.attempt_count + 1 - row.schedule_start;
     const delay = gone ? null : retryDelayMs(policy, failures, result.retryAfterSeconds);
-    return inTransaction(pool, async (client) => {
+    return storage.transaction(async (tx, client) => {
       const { rows: endpoints } = await client.query<{ failing_since: Date; enabled: boolean }>(
         `UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2)
          WHERE id = $1 RETURNING failing_since, enabled`,
@@ -268,7 +270,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const failingFor = Date.now() - endpoint.failing_since.getTime();
       const reason = gone ? 'GONE' : failingFor >= options.disableAfterHours * 3_600_000 ? 'FAILING' : null;
       if (!reason) return [];
-      const disabled = await disableEndpoint(client, row.endpoint_id, reason, SYSTEM_ACTOR, {
+      const disabled = await tx.disableEndpoint(row.endpoint_id, reason, SYSTEM_ACTOR, {
         statusCode: result.statusCode,
         error: result.error,
         failingSince: endpoint.failing_since.toISOString(),

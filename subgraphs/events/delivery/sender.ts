@@ -1,6 +1,6 @@
 import { Agent, errors } from 'undici';
+import { checkUrl, type GuardOptions, guardedLookup, RefusedTarget } from '../../common/ssrf';
 import { parseRetryAfter } from './schedule';
-import { checkUrl, type GuardOptions, guardedLookup, RefusedTarget } from './ssrf';
 
 /** What one HTTP attempt came to, as recorded in `WebhookDeliveryAttempt`. */
 export interface AttemptResult {

@@ -6,39 +6,41 @@ import { INGEST_PATH, relayEvents } from '../../common/outbox';
 import { type EventConsumer, eventConsumerNames, eventConsumers } from '../../common/platform-events';
 import { platformEvent } from '../storage';
 
+export interface ForwardingDependencies {
+  jobs: JobQueue;
+  /** Each consumer's origin, where its `/internal/events` is. */
+  consumerUrls: Record<EventConsumer, string>;
+  /** The secret forwarded batches are signed with, as the outboxes sign theirs. */
+  secret: string;
+  logger: Logger;
+}
+
+const queueOf = (consumer: EventConsumer) => `consumer-${consumer}`;
+
 /**
  * Forwards recorded events to the subgraphs that act on them (`eventConsumers`): each event of
  * a consumer's types is queued for it in the transaction that records the event, and relayed
  * like an outbox, signed, until the consumer answers 2xx. Recording is once per event id, so
  * each consumer is sent each event once (and again only if it never saw the answer).
  */
-export interface Forwarding {
-  /** Queues `events` (just recorded on `client`'s open transaction) for their consumers. */
-  queue(client: pg.ClientBase, events: EventRow[]): Promise<void>;
-  /** Relays now (after the transaction that queued commits). */
-  wake(): void;
-}
-
-const queueOf = (consumer: EventConsumer) => `consumer-${consumer}`;
-
-export async function createForwarding(options: {
-  jobs: JobQueue;
-  consumerUrls: Record<EventConsumer, string>;
-  secret: string;
-  logger: Logger;
-}): Promise<Forwarding> {
-  const { jobs } = options;
+export async function createForwardingService({
+  jobs,
+  consumerUrls,
+  secret,
+  logger,
+}: ForwardingDependencies) {
   for (const consumer of eventConsumerNames) {
     await relayEvents(jobs, {
       queue: queueOf(consumer),
-      url: new URL(INGEST_PATH, options.consumerUrls[consumer]).toString(),
-      secret: options.secret,
-      logger: options.logger,
+      url: new URL(INGEST_PATH, consumerUrls[consumer]).toString(),
+      secret,
+      logger,
       receiver: `consumer ${consumer}`,
     });
   }
   return {
-    async queue(client, events) {
+    /** Queues `events` (just recorded on `client`'s open transaction) for their consumers. */
+    async queue(client: pg.ClientBase, events: EventRow[]): Promise<void> {
       for (const consumer of eventConsumerNames) {
         const types: readonly string[] = eventConsumers[consumer];
         for (const event of events) {
@@ -46,8 +48,11 @@ export async function createForwarding(options: {
         }
       }
     },
-    wake() {
+    /** Relays now (after the transaction that queued commits). */
+    wake(): void {
       for (const consumer of eventConsumerNames) jobs.wake(queueOf(consumer));
     },
   };
 }
+
+export type ForwardingService = Awaited<ReturnType<typeof createForwardingService>>;

@@ -1,10 +1,5 @@
-import { eventTypes } from '../../common/platform-events';
 import { builder } from '../builder';
-
-interface EventTypeInfo {
-  name: string;
-  description: string;
-}
+import type { EventTypeInfo } from '../services/events';
 
 export const EventTypeInfoType = builder.objectRef<EventTypeInfo>('EventTypeInfo').implement({
   description: 'A kind of platform event: what webhooks subscribe to and event lists filter by.',
@@ -22,6 +17,6 @@ builder.queryFields((t) => ({
   eventTypes: t.field({
     type: [EventTypeInfoType],
     description: 'Every event type of the platform, with what it means. Public: it is documentation.',
-    resolve: () => Object.entries(eventTypes).map(([name, description]) => ({ name, description })),
+    resolve: (_, __, ctx) => ctx.services.events.types(ctx),
   }),
 }));

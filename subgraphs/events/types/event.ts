@@ -1,6 +1,5 @@
 import type { EventRow } from '../../../db/events/schema';
 import { builder, JSONObjectScalar } from '../builder';
-import { eventsOfOrganization, visibleEvent } from '../services/events';
 import { EventActorKindEnum } from './enums';
 import { OrganizationRef } from './organization';
 import { UserRef } from './user';
@@ -72,7 +71,7 @@ export const EventType = builder.objectRef<EventRow>('Event').implement({
 
 builder.asEntity(EventType, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => visibleEvent(ctx, ref.id),
+  resolveReference: (ref, ctx) => ctx.services.events.visible(ctx, ref.id),
 });
 
 builder.queryFields((t) => ({
@@ -82,7 +81,7 @@ builder.queryFields((t) => ({
     description:
       'The event with this ID, or null if there is none or you cannot read its organization’s events.',
     args: { id: t.arg.id({ required: true, description: 'The event’s ID.' }) },
-    resolve: (_, { id }, ctx) => visibleEvent(ctx, id),
+    resolve: (_, { id }, ctx) => ctx.services.events.visible(ctx, id),
   }),
   events: t.connection(
     {
@@ -96,7 +95,7 @@ builder.queryFields((t) => ({
           description: 'Only events of these types (names from `eventTypes`).',
         }),
       },
-      resolve: (_, args, ctx) => eventsOfOrganization(ctx, args.organizationId, args.types, args),
+      resolve: (_, args, ctx) => ctx.services.events.ofOrganization(ctx, args),
     },
     { name: 'EventConnection', description: 'A page of events.' },
     { name: 'EventEdge', description: 'An event in a page of events.' },

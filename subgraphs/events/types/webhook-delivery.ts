@@ -1,7 +1,5 @@
 import type { WebhookDeliveryRow } from '../../../db/events/schema';
-import { graphqlError } from '../../common/errors';
 import { builder } from '../builder';
-import { canRead } from '../services/events';
 import { WebhookDeliveryStatusEnum } from './enums';
 import { EventType } from './event';
 import { WebhookDeliveryAttemptType } from './webhook-delivery-attempt';
@@ -15,11 +13,7 @@ export const WebhookDeliveryType = builder.objectRef<WebhookDeliveryRow>('Webhoo
     event: t.field({
       type: EventType,
       description: 'The event delivered.',
-      resolve: async (delivery, _, ctx) => {
-        const event = await ctx.loaders.event.load(delivery.eventId);
-        if (!event) throw graphqlError('INTERNAL_SERVER_ERROR', 'The delivered event is missing.');
-        return event;
-      },
+      resolve: (delivery, _, ctx) => ctx.services.endpoints.eventOf(ctx, delivery),
     }),
     status: t.field({
       type: WebhookDeliveryStatusEnum,
@@ -37,7 +31,7 @@ export const WebhookDeliveryType = builder.objectRef<WebhookDeliveryRow>('Webhoo
     attempts: t.field({
       type: [WebhookDeliveryAttemptType],
       description: 'Every attempt, first to last.',
-      resolve: (delivery, _, ctx) => ctx.loaders.attemptsOfDelivery.load(delivery.id),
+      resolve: (delivery, _, ctx) => ctx.services.endpoints.attempts(ctx, delivery),
     }),
     createdAt: t.expose('createdAt', {
       type: 'DateTime',
@@ -49,8 +43,5 @@ export const WebhookDeliveryType = builder.objectRef<WebhookDeliveryRow>('Webhoo
 
 builder.asEntity(WebhookDeliveryType, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: async (ref, ctx) => {
-    const delivery = await ctx.loaders.delivery.load(ref.id);
-    return delivery && canRead(ctx.caller, delivery.organizationId) ? delivery : null;
-  },
+  resolveReference: (ref, ctx) => ctx.services.endpoints.visibleDelivery(ctx, ref.id),
 });

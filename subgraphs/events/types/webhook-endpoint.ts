@@ -1,7 +1,5 @@
-import type { DeliveryStatus, WebhookEndpointRow } from '../../../db/events/schema';
-import { keysetConnection } from '../../common/pagination';
+import type { WebhookEndpointRow } from '../../../db/events/schema';
 import { builder } from '../builder';
-import { endpointSecret, visibleEndpoint } from '../services/endpoints';
 import { WebhookDeliveryStatusEnum, WebhookEndpointDisabledReasonEnum } from './enums';
 import { OrganizationRef } from './organization';
 import { WebhookDeliveryType } from './webhook-delivery';
@@ -63,7 +61,7 @@ export const WebhookEndpointType = builder.objectRef<WebhookEndpointRow>('Webhoo
       authScopes: (endpoint) => ({ role: { organizationId: endpoint.organizationId, atLeast: 'ADMIN' } }),
       description:
         'The signing secret (`whsec_…`) to verify deliveries with (ADMIN and up). `rotateWebhookSecret` replaces it.',
-      resolve: (endpoint, _, ctx) => endpointSecret(ctx, endpoint),
+      resolve: (endpoint, _, ctx) => ctx.services.endpoints.secret(ctx, endpoint),
     }),
     deliveries: t.connection(
       {
@@ -76,14 +74,7 @@ export const WebhookEndpointType = builder.objectRef<WebhookEndpointRow>('Webhoo
             description: 'Only deliveries in one of these statuses.',
           }),
         },
-        resolve: (endpoint, args, ctx) =>
-          keysetConnection(args, (page) =>
-            ctx.storage.deliveriesOfEndpoint(
-              endpoint.id,
-              (args.status ?? undefined) as DeliveryStatus[] | undefined,
-              page,
-            ),
-          ),
+        resolve: (endpoint, args, ctx) => ctx.services.endpoints.deliveries(ctx, endpoint, args),
       },
       { name: 'WebhookDeliveryConnection', description: 'A page of webhook deliveries.' },
       { name: 'WebhookDeliveryEdge', description: 'A delivery in a page of webhook deliveries.' },
@@ -97,13 +88,13 @@ builder.objectField(WebhookDeliveryType, 'endpoint', (t) =>
   t.field({
     type: WebhookEndpointType,
     description: 'The endpoint it goes to.',
-    resolve: async (delivery, _, ctx) => (await ctx.loaders.endpoint.load(delivery.endpointId))!,
+    resolve: (delivery, _, ctx) => ctx.services.endpoints.endpointOf(ctx, delivery),
   }),
 );
 
 builder.asEntity(WebhookEndpointType, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => visibleEndpoint(ctx, ref.id),
+  resolveReference: (ref, ctx) => ctx.services.endpoints.visible(ctx, ref.id),
 });
 
 OrganizationRef.implement({
@@ -117,7 +108,7 @@ OrganizationRef.implement({
       authScopes: (organization) => ({ role: { organizationId: organization.id, atLeast: 'VIEWER' } }),
       description:
         'Its webhook endpoints, oldest first (members from VIEWER up). An organization has a few (20 by default), so they are not paged.',
-      resolve: (organization, _, ctx) => ctx.loaders.endpointsOfOrganization.load(organization.id),
+      resolve: (organization, _, ctx) => ctx.services.endpoints.ofOrganization(ctx, organization.id),
     }),
   }),
 });
@@ -129,6 +120,6 @@ builder.queryFields((t) => ({
     description:
       'The webhook endpoint with this ID, or null if there is none or you cannot read its organization’s.',
     args: { id: t.arg.id({ required: true, description: 'The endpoint’s ID.' }) },
-    resolve: (_, { id }, ctx) => visibleEndpoint(ctx, id),
+    resolve: (_, { id }, ctx) => ctx.services.endpoints.visible(ctx, id),
   }),
 }));

@@ -1,15 +1,5 @@
 import { builder } from '../builder';
-import {
-  createEndpoint,
-  type DeleteEndpointPayload,
-  type DeliveryPayload,
-  deleteEndpoint,
-  type EndpointPayload,
-  redeliver,
-  rotateSecret,
-  sendTestWebhook,
-  updateEndpoint,
-} from '../services/endpoints';
+import type { DeleteEndpointPayload, DeliveryPayload, EndpointPayload } from '../services/endpoints';
 import { payloadType } from './payloads';
 import { WebhookDeliveryType } from './webhook-delivery';
 import { WebhookEndpointType } from './webhook-endpoint';
@@ -118,21 +108,21 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: CreateWebhookEndpointInput, required: true, description: 'The endpoint.' }),
     },
-    resolve: (_, { input }, ctx) => createEndpoint(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.endpoints.create(ctx, input),
   }),
   updateWebhookEndpoint: t.field({
     type: UpdatePayload,
     description:
       'Changes a webhook endpoint’s URL, event types or description, or disables or enables it (ADMIN and up).',
     args: { input: t.arg({ type: UpdateWebhookEndpointInput, required: true, description: 'The changes.' }) },
-    resolve: (_, { input }, ctx) => updateEndpoint(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.endpoints.update(ctx, input),
   }),
   rotateWebhookSecret: t.field({
     type: RotatePayload,
     description:
       'Replaces an endpoint’s signing secret (ADMIN and up). For 24 hours deliveries carry a signature by the old secret too, so receivers can switch without missing one.',
     args: { input: t.arg({ type: RotateWebhookSecretInput, required: true, description: 'The endpoint.' }) },
-    resolve: (_, { input }, ctx) => rotateSecret(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.endpoints.rotateSecret(ctx, input),
   }),
   deleteWebhookEndpoint: t.field({
     type: DeletePayload,
@@ -140,20 +130,20 @@ builder.mutationFields((t) => ({
     args: {
       input: t.arg({ type: DeleteWebhookEndpointInput, required: true, description: 'The endpoint.' }),
     },
-    resolve: (_, { input }, ctx) => deleteEndpoint(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.endpoints.delete(ctx, input),
   }),
   sendTestWebhook: t.field({
     type: SendTestPayload,
     description:
       'Records a `webhook.test` event and delivers it to this endpoint only, like any other event (ADMIN and up).',
     args: { input: t.arg({ type: SendTestWebhookInput, required: true, description: 'The endpoint.' }) },
-    resolve: (_, { input }, ctx) => sendTestWebhook(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.endpoints.sendTest(ctx, input),
   }),
   redeliverWebhook: t.field({
     type: RedeliverPayload,
     description:
       'Attempts a delivery again now, with the same `webhook-id`, whether it succeeded, failed or is pending (ADMIN and up). If it fails, it is retried on the schedule from the start.',
     args: { input: t.arg({ type: RedeliverWebhookInput, required: true, description: 'The delivery.' }) },
-    resolve: (_, { input }, ctx) => redeliver(ctx, input),
+    resolve: (_, { input }, ctx) => ctx.services.endpoints.redeliver(ctx, input),
   }),
 }));

@@ -6,8 +6,7 @@
  */
 
 import { join } from 'node:path';
-
-const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';
+import { machinePath } from '../../../common/config';
 
 export interface EnvironmentPaths {
   /** The app's folder (the source plus its root directory). */
@@ -20,7 +19,7 @@ export interface EnvironmentPaths {
 
 function base(paths: EnvironmentPaths): Record<string, string> {
   return {
-    PATH: `${join(paths.app, 'node_modules', '.bin')}:${process.env.PATH || FALLBACK_PATH}`,
+    PATH: `${join(paths.app, 'node_modules', '.bin')}:${machinePath()}`,
     HOME: paths.home,
     npm_config_cache: paths.npmCache,
   };

@@ -1,7 +1,8 @@
 import type { Logger } from '../../../common/logger';
+import { findFreePort, isPortFree } from '../../../common/net';
 import { type InstanceEvent, type LogSink, type PipelineHooks, StepFailure } from '../runtime';
 import { appEnvironment, type EnvironmentPaths } from './environment';
-import { findFreePort, isPortFree, waitForHealthy, waitForPort } from './healthcheck';
+import { waitForHealthy, waitForPort } from './healthcheck';
 import {
   describeExit,
   type ExitStatus,

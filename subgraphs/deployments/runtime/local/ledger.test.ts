@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testEnvironment } from '../../../../test/support/environment';
 import { ledgerEntries, ProcessLedger } from './ledger';
 import { createLocalRuntime } from './local-runtime';
 import { groupAlive, spawnGroup } from './processes';
@@ -49,7 +50,7 @@ describe('processes left by a Construct that died', () => {
     const lines: string[] = [];
     const construct = spawnGroup(process.execPath, ['--import', 'tsx', script], {
       cwd: repositoryRoot,
-      env: { PATH: process.env.PATH ?? '' },
+      env: { PATH: testEnvironment.path },
       onLine: (_stream, line) => lines.push(line),
     });
     try {

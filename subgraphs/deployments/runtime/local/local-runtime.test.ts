@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { plantInEnvironment, testEnvironment } from '../../../../test/support/environment';
 import { createGitRepository, type GitRepository } from '../../../../test/support/git-fixtures';
 import type { BuildOutput, InstanceEvent, StartSpec } from '../runtime';
 import { BUILD_MANIFEST, createLocalRuntime, type LocalRuntime } from './local-runtime';
@@ -25,9 +26,10 @@ describe('LocalRuntime with a Node app', () => {
     ...extra,
   });
 
+  let removeSecret: (() => void) | undefined;
   beforeAll(async () => {
     // Stands for Construct's own secrets: set in this process, it must reach no user command.
-    process.env.CONSTRUCT_RUNTIME_TEST_SECRET = 'host-only';
+    removeSecret = plantInEnvironment('CONSTRUCT_RUNTIME_TEST_SECRET', 'host-only');
     rootDir = await mkdtemp(join(tmpdir(), 'construct-runtime-node-'));
     runtime = createLocalRuntime({
       rootDir,
@@ -40,7 +42,7 @@ describe('LocalRuntime with a Node app', () => {
   });
 
   afterAll(async () => {
-    delete process.env.CONSTRUCT_RUNTIME_TEST_SECRET;
+    removeSecret?.();
     await runtime?.close();
     await repo?.cleanup();
     await rm(rootDir, { recursive: true, force: true });
@@ -123,7 +125,7 @@ describe('LocalRuntime with a Node app', () => {
     expect(await env('CI')).toBeUndefined();
     const appBin = join(rootDir, 'deployments', deploymentId, 'source', 'node_modules', '.bin');
     // npm start puts its own folders first; ours follow.
-    const ours = `${appBin}:${process.env.PATH}`;
+    const ours = `${appBin}:${testEnvironment.path}`;
     expect((await env('PATH'))?.slice(-ours.length)).toBe(ours);
 
     expect(recorder.lines('RUNTIME', 'SYSTEM')).toEqual([

@@ -2,6 +2,7 @@ import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../../common/logger';
+import { findFreePort } from '../../../common/net';
 import {
   type BuildOutput,
   type BuildSpec,
@@ -23,7 +24,6 @@ import {
   type RunPlan,
 } from './detect';
 import { buildEnvironment, type EnvironmentPaths } from './environment';
-import { findFreePort } from './healthcheck';
 import { Instance, type RestartPolicy } from './instance';
 import { ProcessLedger } from './ledger';
 import { DEFAULT_KILL_GRACE_MS, formatDuration, runProcess, shellCommand } from './processes';

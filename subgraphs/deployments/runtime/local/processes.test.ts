@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plantInEnvironment, testEnvironment } from '../../../../test/support/environment';
 import { Canceled } from '../runtime';
 import {
   formatDuration,
@@ -63,7 +64,7 @@ describe('runProcess', () => {
       lines,
       options: {
         cwd: dir,
-        env: { PATH: process.env.PATH ?? '' },
+        env: { PATH: testEnvironment.path },
         timeoutMs: 10_000,
         signal: new AbortController().signal,
         killGraceMs: 500,
@@ -83,9 +84,9 @@ describe('runProcess', () => {
   });
 
   it('runs with exactly the environment it is given', async () => {
-    process.env.CONSTRUCT_PROCESSES_TEST_SECRET = 'must not leak';
+    const remove = plantInEnvironment('CONSTRUCT_PROCESSES_TEST_SECRET', 'must not leak');
     try {
-      const { lines, options: opts } = options({ env: { PATH: process.env.PATH ?? '', ONLY: 'this' } });
+      const { lines, options: opts } = options({ env: { PATH: testEnvironment.path, ONLY: 'this' } });
       const [file, args] = shellCommand('env');
       await runProcess(file, args, opts);
       const names = lines
@@ -93,7 +94,7 @@ describe('runProcess', () => {
         .filter((name) => !['PWD', 'SHLVL', '_'].includes(name!));
       expect(names.sort()).toEqual(['ONLY', 'PATH']);
     } finally {
-      delete process.env.CONSTRUCT_PROCESSES_TEST_SECRET;
+      remove();
     }
   });
 

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, realpath, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { type ReadEntry, Unpack } from 'tar';
+import { machinePath } from '../../../common/config';
 import { StepFailure } from '../runtime';
 import { isSafeRef, normalizeRootDirectory, parseSourceUrl, redactSourceUrl } from '../source-validation';
 import { formatDuration, runProcess, type SpawnGroupOptions } from './processes';
@@ -105,7 +106,7 @@ class Git {
   ) {
     this.#deadline = this.#started + context.timeoutMs;
     this.#env = {
-      PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin',
+      PATH: machinePath(),
       HOME: context.gitHome,
       GIT_TERMINAL_PROMPT: '0',
       GIT_CONFIG_NOSYSTEM: '1',

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort, waitForPort } from './healthcheck';
+import { findFreePort } from '../../../common/net';
+import { waitForPort } from './healthcheck';
 import { type ProcessGroup, spawnGroup } from './processes';
 import { get } from './testing';
 
